@@ -1,0 +1,190 @@
+"""Core commands: ingest, backtests, metrics, trades, formats, data, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from workbench.cli import Result, command
+from workbench.errors import DataError
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
+
+
+def _ws(read_only: bool = False):
+    from workbench.workspace import open_workspace
+
+    return open_workspace(read_only=read_only)
+
+
+def table(frame: pl.DataFrame, rows: int = 50) -> str:
+    with pl.Config(
+        tbl_rows=rows,
+        tbl_cols=20,
+        tbl_hide_dataframe_shape=True,
+        fmt_str_lengths=40,
+        tbl_width_chars=160,
+        float_precision=2,
+    ):
+        return str(frame)
+
+
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", help="files or folders (folders are walked)")
+    p.add_argument("--format", dest="fmt", help="force a parser (see `workbench formats`)")
+
+
+@command("ingest", "ingest exports (files or folders) into the workspace", _ingest_args)
+def ingest(args: argparse.Namespace) -> Result:
+    ws = _ws()
+    report = ws.ingest(args.paths, fmt=args.fmt, progress=sys.stderr.isatty())
+    data = report.to_dict()
+    errors = tuple(f.error for f in report.files if f.status == "rejected" and f.error)
+    lines = [
+        f"{f.status:9} {f.format or '?':22} id={f.backtest_id if f.backtest_id is not None else '-':<5} "
+        f"rows={f.rows:<7} {f.path}"
+        for f in report.files
+    ]
+    lines.append(
+        f"{report.ingested} ingested, {report.duplicates} duplicate, {report.rejected} rejected -> {ws.home}"
+    )
+    return Result(data, "\n".join(lines), 1 if report.rejected else 0, errors)
+
+
+@command("backtests", "list stored backtests")
+def backtests(args: argparse.Namespace) -> Result:
+    frame = _ws().backtests()
+    return Result(
+        {"backtests": frame.to_dicts()},
+        table(
+            frame.select(
+                "id",
+                "name",
+                "format",
+                "symbol",
+                "net_profit",
+                "total_trades",
+                "profit_factor",
+                "max_drawdown_pct",
+            )
+        ),
+    )
+
+
+def _id_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", type=int, help="backtest id (see `workbench backtests`)")
+
+
+@command("metrics", "metrics of one backtest, recomputed from its trades", _id_arg)
+def metrics(args: argparse.Namespace) -> Result:
+    m = _ws().metrics(args.id).to_dict()
+    text = "\n".join(f"{k:28} {v}" for k, v in m.items())
+    return Result(m, text)
+
+
+def _trades_args(p: argparse.ArgumentParser) -> None:
+    _id_arg(p)
+    p.add_argument("--limit", type=int, default=None, help="at most this many trades")
+
+
+@command("trades", "trades of one backtest", _trades_args)
+def trades(args: argparse.Namespace) -> Result:
+    frame = _ws().trades(args.id)
+    if args.limit is not None:
+        frame = frame.head(args.limit)
+    return Result({"trades": frame.to_dicts()}, table(frame.drop("comment", "stop_loss", "take_profit")))
+
+
+@command("formats", "the export formats the workbench can ingest")
+def formats(args: argparse.Namespace) -> Result:
+    from workbench.ingest import PARSERS
+    from workbench.ingest import formats as names
+
+    names()
+    rows = [{"format": n, "description": p.description} for n, p in sorted(PARSERS.items())]
+    return Result({"formats": rows}, "\n".join(f"{r['format']:24} {r['description']}" for r in rows))
+
+
+@command("data samples", "load the real market data shipped with `backtesting` as bars")
+def data_samples(args: argparse.Namespace) -> Result:
+    counts = _ws().load_samples()
+    return Result({"series": counts}, "\n".join(f"{k:12} {v:>7} bars" for k, v in counts.items()))
+
+
+@command("data list", "list stored bar series")
+def data_list(args: argparse.Namespace) -> Result:
+    frame = _ws().bar_series()
+    return Result({"series": frame.to_dicts()}, table(frame))
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--exports",
+        nargs="*",
+        default=None,
+        help=f"exports to ingest (default: data/samples and {SHARED_FIXTURES} when present)",
+    )
+
+
+@command("demo", "run the whole path headless on the embedded sample data", _demo_args)
+def demo(args: argparse.Namespace) -> Result:
+    t0 = time.perf_counter()
+    ws = _ws()
+    series = ws.load_samples()
+    exports = args.exports
+    if exports is None:
+        exports = [str(p) for p in (ROOT / "data" / "samples", SHARED_FIXTURES) if p.exists()]
+    report = ws.ingest(exports, progress=sys.stderr.isatty()) if exports else None
+    listed = ws.backtests()
+    if listed.height == 0:
+        raise DataError("no backtests were ingested; pass --exports PATH", file="demo", where="-")
+    best = listed.sort("net_profit", descending=True, nulls_last=True).row(0, named=True)
+    m = ws.metrics(best["id"]).to_dict()
+    data = {
+        "workspace": str(ws.home),
+        "series": series,
+        "ingest": report.to_dict() if report else None,
+        "backtests": listed.height,
+        "example": {"id": best["id"], "name": best["name"], "metrics": m},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    lines = [
+        f"workspace: {ws.home}",
+        "market data: " + ", ".join(f"{k} ({v} bars)" for k, v in series.items()),
+    ]
+    if report:
+        lines.append(
+            f"ingested {report.ingested}, duplicates {report.duplicates}, rejected {report.rejected} "
+            f"from {', '.join(exports)}"
+        )
+    lines += [
+        "",
+        table(
+            listed.select(
+                "id",
+                "name",
+                "format",
+                "net_profit",
+                "total_trades",
+                "profit_factor",
+                "max_drawdown_pct",
+                "sharpe_ratio",
+            ),
+            rows=40,
+        ),
+        "",
+        f"metrics of #{best['id']} {best['name']}:",
+    ]
+    lines += [f"  {k:28} {v}" for k, v in list(m.items())[:16]]
+    lines += [
+        "",
+        "next: workbench backtests | workbench metrics ID | workbench trades ID --json",
+        "      jupyter lab notebooks/01_ingest.ipynb",
+        f"done in {data['seconds']} s",
+    ]
+    return Result(data, "\n".join(lines))

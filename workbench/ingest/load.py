@@ -1,0 +1,417 @@
+"""Load files into a workspace store: hash, de-duplicate, parse, validate, store in one transaction.
+
+The order of operations is what makes a crash harmless:
+
+1. read the bytes and hash them; a hash already in ``raw_files`` is a duplicate (nothing stored);
+2. parse and validate in memory (nothing written yet);
+3. write raw/<sha256>.<ext> atomically (temp file + rename) — an orphan raw file left by a crash
+   is rewritten identically by the rerun;
+4. one DuckDB transaction inserts the object, its rows, the ``raw_files`` row and the
+   ``ingest_log`` row. A kill -9 before COMMIT leaves none of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from workbench.errors import DataError, StoreError
+from workbench.ingest import parse_bytes
+from workbench.ingest.records import Parsed
+from workbench.store import Q, Store, utcnow
+
+__all__ = ["FileResult", "IngestReport", "ingest_paths", "walk", "store_parsed"]
+
+Status = Literal["ingested", "duplicate", "rejected"]
+
+# Folder walking skips what is never an export.
+_SKIP_NAMES = {"MANIFEST.md", "README.md", ".DS_Store", "Thumbs.db"}
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    path: str
+    format: str | None
+    status: Status
+    backtest_id: int | None = None  # id of the stored object (backtest, parameter set, optimisation)
+    rows: int = 0
+    error: str | None = None
+    kind: str | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    files: tuple[FileResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ingested(self) -> int:
+        return sum(f.status == "ingested" for f in self.files)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.status == "duplicate" for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.status == "rejected" for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": [f.to_dict() for f in self.files],
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame([f.to_dict() for f in self.files]) if self.files else pl.DataFrame()
+
+
+def walk(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every file under named folders (sorted, hidden ones skipped)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and f.name not in _SKIP_NAMES
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+        else:
+            out.append(p)
+    return out
+
+
+def ingest_paths(
+    store: Store,
+    paths: Iterable[str | Path],
+    *,
+    fmt: str | None = None,
+    progress: Callable[[Iterable[Path]], Iterator[Path]] | None = None,
+) -> IngestReport:
+    files = walk(paths)
+    it: Iterable[Path] = progress(files) if progress else files
+    return IngestReport(tuple(ingest_one(store, f, fmt=fmt) for f in it))
+
+
+def ingest_one(store: Store, path: Path, *, fmt: str | None = None) -> FileResult:
+    started = utcnow()
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        err = DataError(e.strerror or str(e), file=name, where="-")
+        return _log(store, FileResult(name, fmt, "rejected", error=str(err)), started)
+    sha = hashlib.sha256(data).hexdigest()
+    known = store.frame(Q.raw_file_by_sha, [sha])
+    if known.height:
+        row = known.row(0, named=True)
+        res = FileResult(name, row["format"], "duplicate", row["object_id"], kind=row["kind"], sha256=sha)
+        return _log(store, res, started)
+    try:
+        parsed = parse_bytes(data, name, fmt=fmt)
+    except DataError as e:
+        return _log(store, FileResult(name, fmt, "rejected", error=str(e), sha256=sha), started)
+    try:
+        object_id, rows = store_parsed(store, parsed, data=data, sha256=sha, path=path, started=started)
+    except _Duplicate as d:
+        res = FileResult(name, parsed.format, "duplicate", d.object_id, kind=parsed.kind, sha256=sha)
+        return _log(store, res, started)
+    return FileResult(name, parsed.format, "ingested", object_id, rows, kind=parsed.kind, sha256=sha)
+
+
+class _Duplicate(Exception):
+    def __init__(self, object_id: int | None) -> None:
+        self.object_id = object_id
+
+
+def _log(store: Store, res: FileResult, started: datetime) -> FileResult:
+    with store.connect() as con:
+        _insert_log(con, res, started)
+    return res
+
+
+def _insert_log(con: duckdb.DuckDBPyConnection, res: FileResult, started: datetime) -> None:
+    con.execute(
+        Q.insert_ingest_log,
+        [
+            uuid.uuid4().hex,
+            res.sha256,
+            res.path,
+            res.format,
+            res.status,
+            res.backtest_id,
+            res.rows,
+            res.error,
+            started,
+            utcnow(),
+        ],
+    )
+
+
+def _json(value: Any) -> str:
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime | date):
+            return o.isoformat()
+        if isinstance(o, float) and o != o:
+            return None
+        return str(o)
+
+    return json.dumps(value, default=default, allow_nan=False, sort_keys=False)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or x != x or x in (float("inf"), float("-inf")) else float(x)
+
+
+def _type_name(v: Any) -> str:
+    return {bool: "bool", int: "int", float: "float"}.get(type(v), "str")
+
+
+def store_parsed(
+    store: Store,
+    parsed: Parsed,
+    *,
+    data: bytes,
+    sha256: str,
+    path: Path,
+    started: datetime | None = None,
+) -> tuple[int, int]:
+    """Store one validated file: raw bytes, then one transaction. Returns (object id, rows)."""
+    started = started or utcnow()
+    rel = store.put_raw(data, sha256, path.suffix)
+    writer = _WRITERS[parsed.kind]
+    try:
+        with store.transaction() as con:
+            object_id = con.execute(Q.next_object_id).fetchall()[0][0]
+            rows = writer(con, object_id, parsed, str(path), sha256)
+            con.execute(
+                Q.insert_raw_file,
+                [sha256, rel, path.name, len(data), parsed.format, parsed.kind, object_id, utcnow()],
+            )
+            res = FileResult(
+                str(path), parsed.format, "ingested", object_id, rows, kind=parsed.kind, sha256=sha256
+            )
+            _insert_log(con, res, started)
+    except duckdb.ConstraintException:
+        # Another process stored the same bytes between our check and our commit.
+        other = store.frame(Q.raw_file_by_sha, [sha256])
+        raise _Duplicate(other["object_id"][0] if other.height else None) from None
+    except duckdb.Error as e:
+        raise StoreError(
+            f"{path}: storing failed, nothing was written ({' '.join(str(e).split())[:200]})"
+        ) from None
+    return object_id, rows
+
+
+# -- one writer per kind -------------------------------------------------------------------------
+
+
+def _write_parameters(con: duckdb.DuckDBPyConnection, set_id: int, owner: str, params: dict) -> None:
+    if not params:
+        return
+    frame = pl.DataFrame(
+        {
+            "set_id": [set_id] * len(params),
+            "owner": [owner] * len(params),
+            "name": list(params),
+            "value": [_json(v) for v in params.values()],
+            "type": [_type_name(v) for v in params.values()],
+        }
+    )
+    con.register("frame", frame)
+    con.execute(Q.insert_parameters_from_frame)
+    con.unregister("frame")
+
+
+def _write_backtest(con: duckdb.DuckDBPyConnection, bid: int, p: Parsed, source: str, sha: str) -> int:
+    from workbench.analytics import compute_metrics
+
+    trades = p.trades
+    assert trades is not None  # validate() guarantees it
+    initial = p.initial_balance if p.initial_balance is not None else 0.0
+    m = compute_metrics(trades, initial, p.cash_flows)
+    start = p.start or (trades["open_time"].min() if trades.height else None)
+    end = p.end or (trades["close_time"].max() if trades.height else None)
+    con.execute(
+        Q.insert_backtest,
+        [
+            bid,
+            p.name,
+            source,
+            "imported",
+            p.format,
+            p.platform,
+            p.strategy,
+            p.symbol,
+            p.timeframe,
+            p.currency,
+            start,
+            end,
+            p.initial_balance,
+            _finite(m.final_balance),
+            _finite(m.net_profit),
+            _finite(m.gross_profit),
+            _finite(m.gross_loss),
+            m.total_trades,
+            m.winning_trades,
+            m.losing_trades,
+            _finite(m.win_rate),
+            _finite(m.profit_factor),
+            _finite(m.sharpe_ratio),
+            _finite(m.sortino_ratio),
+            _finite(m.max_drawdown),
+            _finite(m.max_drawdown_pct),
+            _json(dict(p.parameters)),
+            _json(dict(p.stated)),
+            _json(dict(p.meta)),
+            sha,
+            utcnow(),
+        ],
+    )
+    frame = trades.with_row_index("seq", offset=1).with_columns(
+        pl.col("seq").cast(pl.Int32),
+        ((pl.col("close_time") - pl.col("open_time")).dt.total_microseconds() / 1e6).alias(
+            "duration_seconds"
+        ),
+    )
+    frame = frame.select(
+        "seq",
+        *[c for c in trades.columns if c != "comment"],
+        "duration_seconds",
+        "comment",
+    )
+    con.register("frame", frame)
+    con.execute(Q.insert_trades_from_frame, [bid])
+    con.unregister("frame")
+    if p.cash_flows is not None and p.cash_flows.height:
+        con.register("frame", p.cash_flows)
+        con.execute(Q.insert_cash_flows_from_frame, [bid])
+        con.unregister("frame")
+    _write_parameters(con, bid, "backtest", dict(p.parameters))
+    return trades.height
+
+
+def _write_parameter_set(con: duckdb.DuckDBPyConnection, sid: int, p: Parsed, source: str, sha: str) -> int:
+    con.execute(
+        Q.insert_parameter_set,
+        [
+            sid,
+            p.name,
+            source,
+            p.format,
+            p.strategy,
+            p.symbol,
+            p.timeframe,
+            _json(dict(p.meta)),
+            sha,
+            utcnow(),
+        ],
+    )
+    _write_parameters(con, sid, "parameter_set", dict(p.parameters))
+    return len(p.parameters)
+
+
+# Columns of an optimiser export that are results, not inputs.
+OPTIMIZATION_METRICS = (
+    "pass",
+    "result",
+    "profit",
+    "expected_payoff",
+    "profit_factor",
+    "recovery_factor",
+    "sharpe_ratio",
+    "custom",
+    "equity_dd_pct",
+    "trades",
+)
+
+
+def _write_optimization(con: duckdb.DuckDBPyConnection, oid: int, p: Parsed, source: str, sha: str) -> int:
+    passes = p.passes
+    assert passes is not None
+    inputs = list(p.meta.get("inputs") or [c for c in passes.columns if c not in OPTIMIZATION_METRICS])
+    metrics = [c for c in passes.columns if c not in inputs]
+    objective = "result" if "result" in passes.columns else None
+    con.execute(
+        Q.insert_optimization,
+        [
+            oid,
+            p.name,
+            source,
+            "imported",
+            p.format,
+            p.strategy,
+            p.symbol,
+            p.timeframe,
+            p.start,
+            p.end,
+            p.initial_balance,
+            p.currency,
+            p.meta.get("algo"),
+            _json({objective: "max"} if objective else {}),
+            _json(dict(p.meta)),
+            sha,
+            utcnow(),
+        ],
+    )
+    trial = pl.col("pass").cast(pl.Int64) if "pass" in passes.columns else pl.int_range(1, pl.len() + 1)
+    rank = (
+        pl.col(objective).rank("ordinal", descending=True).cast(pl.Int32)
+        if objective
+        else pl.lit(None, dtype=pl.Int32)
+    )
+    frame = passes.select(
+        pl.lit(oid, dtype=pl.Int64).alias("optimization_id"),
+        trial.alias("trial"),
+        pl.struct(inputs).struct.json_encode().alias("parameters"),
+        (pl.struct(objective).struct.json_encode() if objective else pl.lit("{}")).alias("objectives"),
+        pl.struct(metrics).struct.json_encode().alias("metrics"),
+        rank.alias("rank"),
+        pl.lit(None, dtype=pl.Int32).alias("fold"),
+    )
+    con.register("frame", frame)
+    con.execute(Q.insert_optimization_results_from_frame)
+    con.unregister("frame")
+    return passes.height
+
+
+def _write_bars(con: duckdb.DuckDBPyConnection, _oid: int, p: Parsed, source: str, sha: str) -> int:
+    return write_bars(con, p.bars)
+
+
+def write_bars(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame | None) -> int:
+    """Replace the stored bars of each (symbol, timeframe) over the time range ``bars`` covers."""
+    assert bars is not None
+    spans = bars.group_by("symbol", "timeframe").agg(
+        pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")
+    )
+    for sym, tf, a, b in spans.iter_rows():
+        con.execute(Q.delete_bars_range, [sym, tf, a, b])
+    con.register("frame", bars)
+    con.execute(Q.insert_bars_from_frame)
+    con.unregister("frame")
+    return bars.height
+
+
+_WRITERS: dict[str, Callable[[duckdb.DuckDBPyConnection, int, Parsed, str, str], int]] = {
+    "backtest": _write_backtest,
+    "parameters": _write_parameter_set,
+    "optimization": _write_optimization,
+    "bars": _write_bars,
+}

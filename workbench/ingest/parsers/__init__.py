@@ -1,0 +1,1 @@
+"""One module per export format; each registers itself with workbench.ingest.registry."""

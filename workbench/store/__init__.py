@@ -1,0 +1,211 @@
+"""The workspace store: a DuckDB catalog, raw files kept byte for byte, Parquet for big tables.
+
+Layout of a workspace folder::
+
+    workbench.duckdb     the catalog (tables: see migrations/0001_initial.sql)
+    raw/<sha256>.<ext>   every ingested file, named by content hash
+    parquet/ chroma/ reports/ exports/
+
+DuckDB allows one writing process per file, so connections are short-lived: each
+operation opens, works and closes, retrying while another process holds the lock (up to
+``WORKBENCH_LOCK_WAIT`` seconds). Each ingested file is one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from workbench.errors import StoreError
+from workbench.store.sql import Q
+
+__all__ = ["Store", "Q", "utcnow"]
+
+CATALOG = "workbench.duckdb"
+_MIGRATION = re.compile(r"^(\d{4})_[\w\-]+\.sql$")
+
+
+def _fault_point(name: str) -> None:
+    """Crash-test hook: ``WORKBENCH_FAULT=kill:before-commit`` SIGKILLs this process right here.
+
+    Used by the kill -9 tests to die inside an open transaction deterministically.
+    """
+    if os.environ.get("WORKBENCH_FAULT") == f"kill:{name}":
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _migrations(folder: Path | None) -> list[tuple[int, str, str]]:
+    if folder is None:
+        root = resources.files("workbench.store").joinpath("migrations")
+        files = [(f.name, f.read_text(encoding="utf-8")) for f in root.iterdir() if f.name.endswith(".sql")]
+    else:
+        files = [(f.name, f.read_text(encoding="utf-8")) for f in Path(folder).glob("*.sql")]
+    out = []
+    for name, text in files:
+        m = _MIGRATION.match(name)
+        if not m:
+            raise StoreError(f"migration file {name!r} must be named NNNN_description.sql")
+        out.append((int(m.group(1)), name, text))
+    return sorted(out)
+
+
+class Store:
+    """One workspace folder. Cheap to create; nothing stays open between calls."""
+
+    def __init__(
+        self,
+        home: str | Path,
+        *,
+        lock_wait_s: float = 30.0,
+        read_only: bool = False,
+        migrations: Path | None = None,
+    ) -> None:
+        self.home = Path(home)
+        self.lock_wait_s = lock_wait_s
+        self.read_only = read_only
+        self.catalog = self.home / CATALOG
+        self.raw_dir = self.home / "raw"
+        self._migrations = _migrations(migrations)
+        if read_only:
+            if not self.catalog.exists():
+                raise StoreError(
+                    f"{self.catalog}: no workspace here; create one with `workbench ingest` first"
+                )
+        else:
+            for sub in ("raw", "parquet", "reports", "exports"):
+                (self.home / sub).mkdir(parents=True, exist_ok=True)
+        self.schema_version = self._migrate()
+
+    # -- connections -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection; waits for another process's write lock to go away."""
+        ro = self.read_only if read_only is None else read_only
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = 0.02
+        while True:
+            try:
+                con = duckdb.connect(str(self.catalog), read_only=ro)
+                break
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower() or time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"{self.catalog}: cannot open the catalog ({' '.join(str(e).split())[:160]}); "
+                        f"another process holds it — retry, or raise WORKBENCH_LOCK_WAIT"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: commits on success, rolls back on any exception."""
+        if self.read_only:
+            raise StoreError(f"{self.home}: workspace opened read-only; open it without read_only to write")
+        with self.connect() as con:
+            con.begin()
+            try:
+                yield con
+            except BaseException:
+                con.rollback()
+                raise
+            _fault_point("before-commit")
+            con.commit()
+
+    def frame(self, sql: str, params: list | tuple | None = None) -> pl.DataFrame:
+        with self.connect() as con:
+            return con.sql(sql, params=list(params) if params else None).pl()
+
+    def scalar(self, sql: str, params: list | tuple | None = None):
+        with self.connect() as con:
+            rows = con.execute(sql, params or []).fetchall()  # drain: DuckDB 2 results stream
+            return rows[0][0] if rows else None
+
+    # -- schema ------------------------------------------------------------------------------
+    def _migrate(self) -> int:
+        known = self._migrations[-1][0] if self._migrations else 0
+        if self.read_only:
+            version = self._current_version()
+        else:
+            with self.connect() as con:
+                con.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version ("
+                    "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+                )
+                version = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+                if version > known:
+                    raise StoreError(self._too_new(version, known))
+                for number, name, text in self._migrations:
+                    if number <= version:
+                        continue
+                    con.begin()
+                    try:
+                        con.execute(text)
+                        con.execute(
+                            "INSERT INTO schema_version VALUES ($1, $2, $3)", [number, name, utcnow()]
+                        )
+                    except duckdb.Error as e:
+                        con.rollback()
+                        raise StoreError(f"migration {name} failed: {' '.join(str(e).split())}") from None
+                    con.commit()
+                    version = number
+        if version > known:
+            raise StoreError(self._too_new(version, known))
+        return version
+
+    def _current_version(self) -> int:
+        with self.connect(read_only=True) as con:
+            return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+
+    def _too_new(self, version: int, known: int) -> str:
+        return (
+            f"{self.catalog}: schema version {version} is newer than this workbench knows ({known}); "
+            f"upgrade the workbench package"
+        )
+
+    # -- raw files -----------------------------------------------------------------------------
+    def put_raw(self, data: bytes | memoryview, sha256: str, suffix: str) -> str:
+        """Write ``data`` to raw/<sha256><suffix> atomically (temp file, fsync, rename)."""
+        suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix or "") else ".bin"
+        rel = f"raw/{sha256}{suffix.lower()}"
+        dest = self.home / rel
+        if dest.exists() and dest.stat().st_size == len(data):
+            return rel
+        fd, tmp = tempfile.mkstemp(dir=self.raw_dir, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return rel
+
+    def table_counts(self) -> dict[str, int]:
+        with self.connect() as con:
+            names = [
+                r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()
+            ]
+            return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0] for n in names}

@@ -1,0 +1,179 @@
+"""The Python API the CLI, widgets and notebooks are skins over.
+
+>>> import workbench as wb
+>>> ws = wb.open()                       # $WORKBENCH_HOME or ./data/lake
+>>> report = ws.ingest(["exports/"])     # folders are walked
+>>> ws.backtests()                       # polars frame
+>>> ws.metrics(report.files[0].backtest_id).to_dict()
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from workbench.config import settings
+from workbench.errors import DataError
+from workbench.store import Q, Store
+
+__all__ = ["Workspace", "open_workspace", "Backtest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """One stored backtest: its catalog row, trades and cash flows."""
+
+    id: int
+    info: dict[str, Any]
+    trades: pl.DataFrame
+    cash_flows: pl.DataFrame
+
+    @property
+    def initial_balance(self) -> float:
+        return float(self.info.get("initial_balance") or 0.0)
+
+
+class Workspace:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @property
+    def home(self) -> Path:
+        return self.store.home
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.home)!r})"
+
+    # -- ingestion -----------------------------------------------------------------------------
+    def ingest(
+        self, paths: str | Path | Iterable[str | Path], *, fmt: str | None = None, progress: bool = False
+    ):
+        """Ingest files and folders; returns an :class:`~workbench.ingest.load.IngestReport`."""
+        from workbench.ingest.load import ingest_paths
+
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            def bar(files):
+                return tqdm(files, desc="ingest", unit="file", disable=len(files) < 2)
+
+        return ingest_paths(self.store, paths, fmt=fmt, progress=bar)
+
+    def load_samples(self) -> dict[str, int]:
+        """Store the real market data shipped with ``backtesting`` as bars ``SYMBOL:TF``."""
+        from workbench.data.samples import sample_frames
+        from workbench.ingest.load import write_bars
+        from workbench.ingest.validate import _check_bars
+
+        counts = {}
+        frames = sample_frames()
+        with self.store.transaction() as con:
+            for key, frame in frames.items():
+                _check_bars(frame)
+                counts[key] = write_bars(con, frame)
+        return counts
+
+    # -- reading ---------------------------------------------------------------------------------
+    def backtests(self) -> pl.DataFrame:
+        return self.store.frame(Q.list_backtests)
+
+    def ingest_log(self) -> pl.DataFrame:
+        return self.store.frame(Q.ingest_log)
+
+    def backtest(self, backtest_id: int) -> Backtest:
+        info = self.store.frame(Q.backtest_by_id, [int(backtest_id)])
+        if info.height == 0:
+            known = self.store.frame("SELECT min(id) AS a, max(id) AS b, count(*) AS n FROM backtests").row(0)
+            hint = f"known ids {known[0]}..{known[1]}" if known[2] else "the workspace has no backtests yet"
+            raise DataError(
+                f"no backtest with id {backtest_id} ({hint}; see `workbench backtests`)",
+                file=str(self.home),
+                where="backtests",
+            )
+        row = info.row(0, named=True)
+        for key in ("parameters", "stated", "meta"):
+            row[key] = json.loads(row[key]) if row[key] else {}
+        return Backtest(
+            int(backtest_id),
+            row,
+            self.store.frame(Q.trades_of_backtest, [int(backtest_id)]),
+            self.store.frame(Q.cash_flows_of_backtest, [int(backtest_id)]),
+        )
+
+    def trades(self, backtest_id: int) -> pl.DataFrame:
+        return self.backtest(backtest_id).trades
+
+    def metrics(self, backtest_id: int):
+        """:class:`workbench.analytics.Metrics` recomputed from the stored trades."""
+        from workbench.analytics import compute_metrics
+
+        bt = self.backtest(backtest_id)
+        return compute_metrics(bt.trades, bt.initial_balance, bt.cash_flows)
+
+    def equity(self, backtest_id: int) -> pl.DataFrame:
+        from workbench.analytics import equity_curve
+
+        bt = self.backtest(backtest_id)
+        return equity_curve(bt.trades, bt.initial_balance, bt.cash_flows)
+
+    def daily(self, backtest_id: int) -> pl.DataFrame:
+        from workbench.analytics import daily_summary
+
+        bt = self.backtest(backtest_id)
+        return daily_summary(bt.trades, bt.initial_balance, bt.cash_flows)
+
+    def breakdown(self, backtest_id: int, by: str = "weekday") -> pl.DataFrame:
+        from workbench.analytics import breakdown
+
+        return breakdown(self.trades(backtest_id), by)
+
+    def parameter_sets(self) -> pl.DataFrame:
+        return self.store.frame(Q.list_parameter_sets)
+
+    def parameters(self, set_id: int, owner: str = "parameter_set") -> dict[str, Any]:
+        rows = self.store.frame(Q.parameters_of, [int(set_id), owner])
+        return {r["name"]: json.loads(r["value"]) for r in rows.iter_rows(named=True)}
+
+    def optimizations(self) -> pl.DataFrame:
+        return self.store.frame(Q.list_optimizations)
+
+    def optimization_results(self, optimization_id: int) -> pl.DataFrame:
+        return self.store.frame(Q.optimization_results_of, [int(optimization_id)])
+
+    def bar_series(self) -> pl.DataFrame:
+        return self.store.frame(Q.bar_series)
+
+    def bars(self, key: str) -> pl.DataFrame:
+        """Bars of ``"SYMBOL:TF"`` (e.g. ``"EURUSD:1h"``), oldest first."""
+        symbol, sep, tf = key.partition(":")
+        if not sep or not symbol or not tf:
+            raise DataError(
+                f"expected SYMBOL:TIMEFRAME such as EURUSD:1h, got {key!r}", file="--data", where="-"
+            )
+        frame = self.store.frame(Q.bars_of, [symbol, tf])
+        if frame.height == 0:
+            have = ", ".join(
+                f"{s}:{t}" for s, t in self.bar_series().select("symbol", "timeframe").iter_rows()
+            )
+            raise DataError(
+                f"no bars for {key} (stored: {have or 'none'}); run `workbench data samples` or ingest a bars file",
+                file=str(self.home),
+                where="bars",
+            )
+        return frame
+
+
+def open_workspace(home: str | Path | None = None, *, read_only: bool = False) -> Workspace:
+    """Open (creating if needed) the workspace at ``home``, default ``$WORKBENCH_HOME`` or ./data/lake."""
+    cfg = settings()
+    return Workspace(
+        Store(Path(home) if home else cfg.home, lock_wait_s=cfg.lock_wait_s, read_only=read_only)
+    )
