@@ -4,7 +4,8 @@ Every command accepts ``--json`` and then prints exactly one JSON object on stdo
 stderr as one line ``error: <file>:<where>: <what>`` with a non-zero exit code; no traceback
 reaches the user (set ``WORKBENCH_DEBUG=1`` to see one).
 
-A command is one function registered with :func:`command` in a module of this package.
+A command is one function registered with :func:`command` in any module of this package
+(``workbench/cli/<capability>.py``); modules are discovered, nothing else to edit.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Command:
 
 
 COMMANDS: Registry[Command] = Registry("command")
-_MODULES = ("workbench.cli.core",)
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] | None = None):
@@ -53,6 +53,15 @@ def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser],
         return fn
 
     return deco
+
+
+def _load_commands() -> None:
+    """Import every module of this package: each registers its commands (a new command is one file)."""
+    import pkgutil
+
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
 
 
 def _json_default(o: Any) -> Any:
@@ -72,8 +81,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    for mod in _MODULES:
-        importlib.import_module(mod)
+    _load_commands()
     parser = _Parser(prog="workbench", description="Trading Research Workbench")
     parser.add_argument("--home", help="workspace folder (default: $WORKBENCH_HOME or ./data/lake)")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -25,6 +25,13 @@ def parse_bytes(data: bytes, name: str, *, fmt: str | None = None) -> Parsed:
         raise e.located(name) from None
     except (MemoryError, RecursionError):
         raise
+    except UnicodeDecodeError as e:
+        raise DataError(
+            f"not valid {e.encoding} text (byte 0x{e.object[e.start]:02x}); the file is damaged or in another "
+            f"encoding — re-export it or pass --format",
+            file=name,
+            where=f"byte {e.start}",
+        ) from None
     except Exception as e:  # noqa: BLE001 - the user boundary: a parser met the unexpected
         # Malformed bytes surface as ValueError/KeyError/lxml/polars errors deep in a parser;
         # the user gets one line naming the file, never a traceback.

@@ -1,0 +1,299 @@
+"""Ingest benchmarks: the product next to its peers, measured in the same run.
+
+    python benchmarks/ingest.py                 # 16M trades, 20M ticks, every real report
+    python benchmarks/ingest.py --trades 2e6 --ticks 5e6    # a quicker run
+
+Each case runs in its own subprocess so peak RSS (ru_maxrss) is its own. Prints tables with
+medians and ratios against the peer. Not a test: nothing here asserts a time.
+
+Cases
+* trades CSV -> store: ``workbench`` (detect, parse, validate, reconcile, metrics, raw copy, one
+  transaction) vs DuckDB's own ``read_csv`` into a table (no validation) vs pandas ``read_csv`` +
+  row-by-row INSERTs (measured on a 20k-row slice and extrapolated linearly — said in the table).
+* ticks -> 1-minute OHLCV bars: ``workbench.ingest.bars.ticks_to_bars`` (with validation) vs a DuckDB
+  ``GROUP BY time_bucket`` vs plain polars ``group_by_dynamic``.
+* each real report in ../shared/fixtures/real: detect + parse + validate time (goal <= 1 s per MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "_work"
+REAL = ROOT.parent / "shared" / "fixtures" / "real"
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- data generation -------------------------------------------------------------------------------
+
+
+def make_trades_csv(n: int) -> Path:
+    import numpy as np
+    import polars as pl
+
+    path = WORK / f"trades_{n}.csv"
+    if path.exists():
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(42)
+    start = np.datetime64("2015-01-01T00:00:00", "s")
+    opens = start + np.sort(rng.integers(0, 10 * 365 * 86400, n)).astype("timedelta64[s]")
+    closes = opens + rng.integers(60, 3 * 86400, n).astype("timedelta64[s]")
+    entry = 1.1 + rng.normal(0, 0.05, n).round(5)
+    exit_ = (entry + rng.normal(0, 0.002, n)).round(5)
+    direction = rng.choice(np.array(["buy", "sell"]), n)
+    volume = rng.choice(np.array([0.01, 0.1, 0.5, 1.0]), n)
+    sign = np.where(direction == "buy", 1.0, -1.0)
+    profit = ((exit_ - entry) * sign * volume * 100_000).round(2)
+    commission = (-volume * 7).round(2)
+    swap = np.where(rng.random(n) < 0.2, -rng.random(n).round(2), 0.0)
+    frame = pl.DataFrame(
+        {
+            "ticket": np.arange(1, n + 1),
+            "open_time": opens,
+            "close_time": closes,
+            "symbol": rng.choice(np.array(["EURUSD", "GBPUSD", "USDJPY", "XAUUSD"]), n),
+            "type": direction,
+            "volume": volume,
+            "entry_price": entry,
+            "exit_price": exit_,
+            "commission": commission,
+            "swap": swap,
+            "profit": profit,
+            "net_profit": (profit + commission + swap).round(2),
+        }
+    )
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as fh:
+        fh.write("# initial_balance: 100000\n")
+    with open(tmp, "a") as fh:
+        frame.write_csv(fh, datetime_format="%Y-%m-%d %H:%M:%S")
+    tmp.rename(path)
+    return path
+
+
+def make_ticks(n: int) -> Path:
+    import numpy as np
+    import polars as pl
+
+    path = WORK / f"ticks_{n}.parquet"
+    if path.exists():
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    ts = np.datetime64("2024-01-01T00:00:00", "ms") + np.cumsum(rng.integers(1, 200, n)).astype(
+        "timedelta64[ms]"
+    )
+    mid = 1.1 + np.cumsum(rng.normal(0, 1e-5, n))
+    pl.DataFrame(
+        {"time": ts, "bid": mid - 5e-6, "ask": mid + 5e-6, "volume": rng.integers(1, 10, n)}
+    ).write_parquet(path)
+    return path
+
+
+# -- cases (each runs in a fresh subprocess) -----------------------------------------------------------
+
+
+def case_workbench_trades(path: str) -> dict:
+    import workbench as wb
+
+    home = tempfile.mkdtemp(dir=WORK)
+    t0 = time.perf_counter()
+    report = wb.open(home).ingest([path])
+    secs = time.perf_counter() - t0
+    f = report.files[0]
+    assert f.status == "ingested", f.error
+    shutil.rmtree(home)
+    return {"seconds": secs, "rows": f.rows}
+
+
+def case_duckdb_trades(path: str) -> dict:
+    import duckdb
+
+    home = tempfile.mkdtemp(dir=WORK)
+    con = duckdb.connect(f"{home}/raw.duckdb")
+    t0 = time.perf_counter()
+    con.execute(f"CREATE TABLE trades AS SELECT * FROM read_csv('{path}', comment='#', header=true)")
+    rows = con.execute("SELECT count(*) FROM trades").fetchall()[0][0]
+    con.close()
+    secs = time.perf_counter() - t0
+    shutil.rmtree(home)
+    return {"seconds": secs, "rows": rows}
+
+
+def case_pandas_rowwise(path: str, sample: int = 20_000) -> dict:
+    import duckdb
+    import pandas as pd
+
+    total = sum(1 for _ in open(path, "rb")) - 2
+    home = tempfile.mkdtemp(dir=WORK)
+    con = duckdb.connect(f"{home}/rows.duckdb")
+    t0 = time.perf_counter()
+    df = pd.read_csv(path, comment="#", nrows=sample)
+    con.execute("CREATE TABLE trades (" + ", ".join(f'"{c}" VARCHAR' for c in df.columns) + ")")
+    sql = "INSERT INTO trades VALUES (" + ", ".join("?" for _ in df.columns) + ")"
+    for row in df.itertuples(index=False):
+        con.execute(sql, [str(v) for v in row])
+    secs = time.perf_counter() - t0
+    con.close()
+    shutil.rmtree(home)
+    return {
+        "seconds": secs * total / sample,
+        "rows": total,
+        "note": f"{sample:,} rows measured, extrapolated",
+    }
+
+
+def case_ticks_workbench(path: str) -> dict:
+    import polars as pl
+
+    from workbench.ingest.bars import ticks_to_bars
+
+    ticks = pl.read_parquet(path)
+    t0 = time.perf_counter()
+    bars = ticks_to_bars(ticks, every="1m")
+    return {"seconds": time.perf_counter() - t0, "rows": ticks.height, "bars": bars.height}
+
+
+def case_ticks_duckdb(path: str) -> dict:
+    import duckdb
+    import polars as pl
+
+    ticks = pl.read_parquet(path)
+    con = duckdb.connect()
+    con.register("ticks", ticks)
+    t0 = time.perf_counter()
+    bars = con.sql(
+        "SELECT time_bucket(INTERVAL 1 minute, time) AS ts, arg_min((bid+ask)/2, time) AS open, "
+        "max((bid+ask)/2) AS high, min((bid+ask)/2) AS low, arg_max((bid+ask)/2, time) AS close, "
+        "sum(volume) AS volume FROM ticks GROUP BY 1 ORDER BY 1"
+    ).pl()
+    return {"seconds": time.perf_counter() - t0, "rows": ticks.height, "bars": bars.height}
+
+
+def case_ticks_polars(path: str) -> dict:
+    import polars as pl
+
+    ticks = pl.read_parquet(path)
+    t0 = time.perf_counter()
+    mid = ((pl.col("bid") + pl.col("ask")) / 2).alias("mid")
+    bars = (
+        ticks.lazy()
+        .with_columns(mid)
+        .group_by_dynamic("time", every="1m")
+        .agg(
+            pl.col("mid").first().alias("open"),
+            pl.col("mid").max().alias("high"),
+            pl.col("mid").min().alias("low"),
+            pl.col("mid").last().alias("close"),
+            pl.col("volume").sum(),
+        )
+        .collect()
+    )
+    return {"seconds": time.perf_counter() - t0, "rows": ticks.height, "bars": bars.height}
+
+
+CASES = {
+    f.__name__.removeprefix("case_"): f
+    for f in (
+        case_workbench_trades,
+        case_duckdb_trades,
+        case_pandas_rowwise,
+        case_ticks_workbench,
+        case_ticks_duckdb,
+        case_ticks_polars,
+    )
+}
+
+
+def run_case(name: str, arg: str, repeat: int) -> dict:
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, __file__, "--case", name, arg],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"case {name} failed:\n{out.stderr[-2000:]}")
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = dict(runs[0])
+    best["seconds"] = statistics.median(r["seconds"] for r in runs)
+    best["rss_mib"] = max(r["rss_mib"] for r in runs)
+    best["runs"] = repeat
+    return best
+
+
+def table(title: str, rows: list[tuple[str, dict]], peer: str) -> None:
+    base = dict(rows)[peer]["seconds"]
+    print(f"\n{title}")
+    print(f"{'case':22} {'median s':>9} {'rows/s':>14} {'peak RSS MiB':>13} {'x ' + peer:>16}  note")
+    for name, r in rows:
+        print(
+            f"{name:22} {r['seconds']:9.2f} {r['rows'] / r['seconds']:14,.0f} {r['rss_mib']:13,.0f} "
+            f"{r['seconds'] / base:16.2f}  {r.get('note', '')}"
+        )
+
+
+def report_parse_times() -> None:
+    from workbench.ingest import parse_bytes
+
+    print("\nreal reports: detect + parse + validate (median of 5)")
+    print(f"{'file':58} {'KiB':>7} {'ms':>8} {'s per MB':>9}")
+    for path in sorted(p for p in REAL.rglob("*") if p.is_file() and p.name != "MANIFEST.md"):
+        data = path.read_bytes()
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            parse_bytes(data, path.name)
+            times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        print(
+            f"{path.relative_to(REAL)!s:58} {len(data) / 1024:7.0f} {med * 1e3:8.1f} {med / (len(data) / 1e6):9.3f}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--case")
+    ap.add_argument("arg", nargs="?")
+    ap.add_argument("--trades", type=float, default=16e6)
+    ap.add_argument("--ticks", type=float, default=20e6)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if args.case:
+        result = CASES[args.case](args.arg)
+        result["rss_mib"] = rss_mib()
+        print(json.dumps(result))
+        return
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    csv = make_trades_csv(int(args.trades))
+    print(f"trades CSV: {csv.name}, {csv.stat().st_size / 1e9:.2f} GB")
+    rows = [(n, run_case(n, str(csv), args.repeat)) for n in ("duckdb_trades", "workbench_trades")]
+    rows.append(("pandas_rowwise", run_case("pandas_rowwise", str(csv), 1)))
+    table(f"trades CSV -> store ({int(args.trades):,} trades)", rows, "duckdb_trades")
+    ticks = make_ticks(int(args.ticks))
+    rows = [
+        (n, run_case(n, str(ticks), args.repeat)) for n in ("ticks_duckdb", "ticks_polars", "ticks_workbench")
+    ]
+    table(f"ticks -> 1-minute bars ({int(args.ticks):,} ticks; parquet read not timed)", rows, "ticks_duckdb")
+    report_parse_times()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Shared plumbing of the analytics: input checks, the canonical trade order and the event curve.
+
+Everything here is internal; the conventions are documented in :mod:`workbench.analytics`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from workbench.errors import DataError
+
+__all__ = ["TRADE_ORDER", "prepare_trades", "prepare_flows", "events"]
+
+TRADE_ORDER = ["close_time", "open_time", "trade_id"]
+_TRADE_REQUIRED = ("trade_id", "open_time", "close_time", "net_profit")
+_TIME = pl.Datetime("us")
+
+
+def _need(frame: pl.DataFrame, name: str, cols: tuple[str, ...], times: tuple[str, ...]) -> None:
+    for col in cols:
+        if col not in frame.columns:
+            raise DataError(f"the {name} frame has no {col!r} column", where=f"{name}.{col}")
+    for col in times:
+        if not isinstance(frame.schema[col], pl.Datetime):
+            raise DataError(
+                f"{name}.{col} must be a Datetime column, not {frame.schema[col]}", where=f"{name}.{col}"
+            )
+    nulls = frame.select(pl.col(c).null_count() for c in cols if c != "trade_id").row(0, named=True)
+    for col, count in nulls.items():
+        if count:
+            raise DataError(f"{count} row(s) of the {name} frame have no {col}", where=f"{name}.{col}")
+
+
+def prepare_trades(trades: pl.DataFrame, *, sort: bool = True) -> pl.DataFrame:
+    """``trades`` checked and (unless ``sort=False``) sorted by close time, open time, trade id."""
+    _need(trades, "trades", _TRADE_REQUIRED, ("open_time", "close_time"))
+    out = trades.with_columns(
+        pl.col("open_time", "close_time").cast(_TIME), pl.col("net_profit").cast(pl.Float64)
+    )
+    return out.sort(TRADE_ORDER, maintain_order=True) if sort else out
+
+
+def prepare_flows(cash_flows: pl.DataFrame | None) -> pl.DataFrame:
+    """``cash_flows`` reduced to (time, amount), checked and sorted by time (file order kept on ties)."""
+    if cash_flows is None:
+        return pl.DataFrame(schema={"time": _TIME, "amount": pl.Float64})
+    _need(cash_flows, "cash_flows", ("time", "amount"), ("time",))
+    return cash_flows.select(pl.col("time").cast(_TIME), pl.col("amount").cast(pl.Float64)).sort(
+        "time", maintain_order=True
+    )
+
+
+def events(trades: pl.DataFrame, flows: pl.DataFrame, initial_balance: float) -> pl.DataFrame:
+    """The balance curve: a start point, then one row per cash flow and per trade close, in order.
+
+    ``trades`` and ``flows`` come from :func:`prepare_trades` / :func:`prepare_flows`. A cash flow
+    goes before a trade closing at the same instant. Columns: time, trade_id (null except on trade
+    rows), pnl, flow, balance, peak, drawdown, drawdown_pct.
+    """
+    cols = {"time": _TIME, "trade_id": pl.Utf8, "pnl": pl.Float64, "flow": pl.Float64}
+    starts = [s for s in (trades["open_time"].min(), flows["time"].min()) if s is not None]
+    start = pl.DataFrame(
+        {"time": [min(starts) if starts else None], "trade_id": [None], "pnl": [0.0], "flow": [0.0]},
+        schema=cols,
+    )
+    rows = trades.select(
+        pl.col("close_time").alias("time"),
+        pl.col("trade_id").cast(pl.Utf8),
+        pl.col("net_profit").alias("pnl"),
+        pl.lit(0.0).alias("flow"),
+    )
+    if flows.height:
+        moves = flows.select(
+            "time",
+            pl.lit(None, pl.Utf8).alias("trade_id"),
+            pl.lit(0.0).alias("pnl"),
+            pl.col("amount").alias("flow"),
+        )
+        # flows first, then a stable sort on (time, is_trade): trades keep their canonical order
+        rows = (
+            pl.concat(
+                [moves.with_columns(_is_trade=pl.lit(False)), rows.with_columns(_is_trade=pl.lit(True))]
+            )
+            .sort(["time", "_is_trade"], maintain_order=True)
+            .drop("_is_trade")
+        )
+    curve = pl.concat([start, rows])
+    pnl_cum = pl.col("pnl").cum_sum()
+    pnl_peak = pnl_cum.cum_max()  # the start row has pnl 0, so the running peak starts at 0
+    return (
+        curve.with_columns(
+            (initial_balance + pl.col("flow").cum_sum() + pnl_cum).alias("balance"),
+            (pnl_peak - pnl_cum).alias("drawdown"),
+        )
+        .with_columns(
+            (pl.col("balance") + pl.col("drawdown")).alias("peak"),
+        )
+        .with_columns(
+            pl.when(pl.col("peak") > 0)
+            .then(pl.col("drawdown") / pl.col("peak") * 100.0)
+            .alias("drawdown_pct"),
+        )
+    )

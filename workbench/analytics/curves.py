@@ -1,0 +1,128 @@
+"""Balance/drawdown curve, daily summary and monthly returns (conventions: :mod:`workbench.analytics`).
+
+* :func:`equity_curve` — one point at the start, then one per cash flow and per trade close.
+* :func:`daily_summary` — one row per day of the trading calendar, with end balance, daily return
+  (trading P/L over the previous day's end balance) and the drawdown at the end of the day.
+* :func:`monthly_returns` — the daily returns compounded per calendar month.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from workbench.analytics._frame import events, prepare_flows, prepare_trades
+
+__all__ = ["equity_curve", "daily_summary", "monthly_returns", "daily_table"]
+
+_NET = pl.col("net_profit")
+
+DAILY_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date,
+    "trades": pl.Int64,
+    "wins": pl.Int64,
+    "losses": pl.Int64,
+    "net_profit": pl.Float64,
+    "gross_profit": pl.Float64,
+    "gross_loss": pl.Float64,
+    "end_balance": pl.Float64,
+    "return_pct": pl.Float64,
+    "drawdown_pct": pl.Float64,
+}
+_COUNTS = ("trades", "wins", "losses")
+_MONEY = ("net_profit", "gross_profit", "gross_loss")
+
+
+def daily_table(
+    trades: pl.DataFrame, flows: pl.DataFrame, initial_balance: float, curve: pl.DataFrame
+) -> pl.DataFrame:
+    """The daily summary of prepared inputs, plus ``ret`` (the daily return as a fraction)."""
+    if trades.height == 0:
+        return pl.DataFrame(schema={**DAILY_SCHEMA, "ret": pl.Float64})
+    first = trades["open_time"].min().date()
+    last = trades["close_time"].max().date()
+    closed = trades.group_by(pl.col("close_time").dt.date().alias("date")).agg(
+        pl.len().alias("trades"),
+        (_NET > 0).sum().alias("wins"),
+        (_NET < 0).sum().alias("losses"),
+        _NET.sum().alias("net_profit"),
+        _NET.filter(_NET > 0).sum().alias("gross_profit"),
+        _NET.filter(_NET < 0).sum().alias("gross_loss"),
+    )
+    weekdays = pl.date_range(first, last, "1d", eager=True).alias("date").to_frame()
+    weekdays = weekdays.filter(pl.col("date").dt.weekday() <= 5)
+    days = pl.concat([weekdays, closed.select("date")]).unique().sort("date")
+    flow_days = (
+        flows.group_by(pl.col("time").dt.date().alias("date"))
+        .agg(pl.col("amount").sum())
+        .sort("date")
+        .select("date", pl.col("amount").cum_sum().alias("flows_to_date"))
+    )
+    flows_before = float(flows.filter(pl.col("time").dt.date() < first)["amount"].sum())
+    dd_days = (
+        curve.select(pl.col("time").dt.date().alias("date"), "drawdown_pct")
+        .unique(subset="date", keep="last", maintain_order=True)
+        .sort("date")
+    )
+    table = (
+        days.join(closed, on="date", how="left")
+        .with_columns(pl.col(*_COUNTS).fill_null(0).cast(pl.Int64), pl.col(*_MONEY).fill_null(0.0))
+        .join_asof(flow_days, on="date", strategy="backward")
+        .join_asof(dd_days, on="date", strategy="backward")
+        .with_columns(
+            (initial_balance + pl.col("flows_to_date").fill_null(0.0) + _NET.cum_sum()).alias("end_balance")
+        )
+    )
+    prev = pl.col("end_balance").shift(1, fill_value=initial_balance + flows_before)
+    ret = pl.when(prev > 0).then(_NET / prev)
+    return table.with_columns(
+        (ret * 100.0).alias("return_pct"), ret.alias("ret"), pl.col("drawdown_pct").fill_null(0.0)
+    ).select(*DAILY_SCHEMA, "ret")
+
+
+def _prepared(
+    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    t = prepare_trades(trades)
+    f = prepare_flows(cash_flows)
+    return t, f, events(t, f, float(initial_balance))
+
+
+def equity_curve(
+    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """(time, balance, peak, drawdown, drawdown_pct, trade_id): the start point, then one row per
+    cash flow and per trade close in order. ``trade_id`` is null on the start and cash-flow rows;
+    ``drawdown_pct`` is null where the peak is not positive."""
+    _, _, curve = _prepared(trades, initial_balance, cash_flows)
+    return curve.select("time", "balance", "peak", "drawdown", "drawdown_pct", "trade_id")
+
+
+def daily_summary(
+    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """(date, trades, wins, losses, net_profit, gross_profit, gross_loss, end_balance, return_pct,
+    drawdown_pct), one row per day of the trading calendar (Mon–Fri from the first open to the last
+    close, plus weekend days with a close). Counts and money are by close date."""
+    t, f, curve = _prepared(trades, initial_balance, cash_flows)
+    return daily_table(t, f, float(initial_balance), curve).drop("ret")
+
+
+def monthly_table(daily: pl.DataFrame) -> pl.DataFrame:
+    ret = pl.col("ret").drop_nulls()
+    return (
+        daily.group_by(
+            pl.col("date").dt.year().cast(pl.Int32).alias("year"),
+            pl.col("date").dt.month().cast(pl.Int8).alias("month"),
+        )
+        .agg(pl.when(ret.count() > 0).then(((ret + 1.0).product() - 1.0) * 100.0).alias("return_pct"))
+        .sort("year", "month")
+    )
+
+
+def monthly_returns(
+    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """(year, month, return_pct): the daily returns of :func:`daily_summary` compounded per month,
+    i.e. a time-weighted return (= month's P/L / balance before the month when no cash flows)."""
+    t, f, curve = _prepared(trades, initial_balance, cash_flows)
+    return monthly_table(daily_table(t, f, float(initial_balance), curve))

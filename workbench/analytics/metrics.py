@@ -1,0 +1,208 @@
+"""Headline metrics of a list of closed trades: :class:`Metrics` and :func:`compute_metrics`.
+
+The conventions (order of trades, wins/losses, balance curve, drawdown with cash flows, the daily
+calendar behind Sharpe/Sortino) are documented in :mod:`workbench.analytics` and docs/analytics.md.
+In short:
+
+* trades in close-time order (then open time, then trade id); a win has net_profit > 0, a loss < 0,
+  a break-even trade is neither (and ends both streaks);
+* max drawdown: peak-to-trough of the balance after each event, where a deposit/withdrawal moves the
+  running peak by its amount (so only trading P/L makes drawdown); in money and in % of that peak;
+* Sharpe/Sortino: daily returns (day's trading P/L / previous day's end balance) on the trading
+  calendar, risk-free 0, annualised by sqrt(252); Sortino's downside deviation is
+  sqrt(mean(min(r, 0)^2)) over all days, as quantstats computes it;
+* ratios that would divide by zero are ``inf`` when the numerator is positive (profit factor with no
+  losing trade, recovery factor with no drawdown) and ``None`` otherwise; ``to_dict`` writes every
+  non-finite number as ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from workbench.analytics._frame import events, prepare_flows, prepare_trades
+from workbench.analytics.curves import daily_table
+
+__all__ = ["Metrics", "compute_metrics", "sharpe_sortino", "ANNUALISATION"]
+
+ANNUALISATION = 252  # trading days per year
+_NET = pl.col("net_profit")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metrics:
+    """Headline figures of one trade list. Money is in the account currency.
+
+    ``win_rate``/``long_win_rate``/``short_win_rate`` are fractions 0..1; ``max_drawdown_pct`` is a
+    percentage 0..100; ``gross_loss``, ``avg_loss`` and ``largest_loss`` are negative numbers.
+    ``start`` is the first open time, ``end`` the last close time; ``trading_days`` counts the
+    calendar dates on which at least one trade closed.
+    """
+
+    net_profit: float
+    gross_profit: float
+    gross_loss: float
+    profit_factor: float | None
+    total_trades: int
+    winning_trades: int
+    losing_trades: int
+    win_rate: float | None
+    max_drawdown: float
+    max_drawdown_pct: float
+    recovery_factor: float | None
+    sharpe_ratio: float | None
+    sortino_ratio: float | None
+    avg_trade_duration_seconds: float | None
+    initial_balance: float
+    final_balance: float
+    expectancy: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    largest_win: float | None
+    largest_loss: float | None
+    max_consecutive_wins: int
+    max_consecutive_losses: int
+    long_trades: int
+    short_trades: int
+    long_win_rate: float | None
+    short_win_rate: float | None
+    total_commission: float
+    total_swap: float
+    start: datetime | None
+    end: datetime | None
+    trading_days: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: datetimes as ISO 8601 strings, ``inf``/``nan`` as ``None``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, float) and not math.isfinite(value):
+                value = None
+            out[f.name] = value
+        return out
+
+
+def _ratio(num: float, den: float) -> float | None:
+    """num / den; ``inf`` for a positive num over 0, ``None`` for 0 (or less) over 0."""
+    if den > 0:
+        return num / den
+    return math.inf if num > 0 else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def sharpe_sortino(returns: np.ndarray) -> tuple[float | None, float | None]:
+    """Annualised Sharpe and Sortino of daily returns (risk-free 0); ``None`` with fewer than two
+    returns or a zero (downside) deviation."""
+    r = returns[~np.isnan(returns)]
+    if r.size < 2:
+        return None, None
+    mean = float(r.mean())
+    std = float(r.std(ddof=1))
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    scale = math.sqrt(ANNUALISATION)
+    sharpe = mean / std * scale if std > 0 else None
+    sortino = mean / downside * scale if downside > 0 else None
+    return sharpe, sortino
+
+
+def _streaks(net: pl.Series) -> tuple[int, int]:
+    """Longest runs of wins and of losses (break-even trades end both)."""
+    if net.len() == 0:
+        return 0, 0
+    runs = net.sign().rle().struct.unnest()
+    longest = runs.group_by("value").agg(pl.col("len").max())
+    best = dict(zip(longest["value"].to_list(), longest["len"].to_list(), strict=True))
+    return int(best.get(1.0, 0)), int(best.get(-1.0, 0))
+
+
+def compute_metrics(
+    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+) -> Metrics:
+    """All :class:`Metrics` of ``trades`` (TRADES_SCHEMA; only trade_id, open_time, close_time and
+    net_profit are required; direction, commission and swap count as absent when missing)."""
+    initial = float(initial_balance)
+    t = prepare_trades(trades)
+    flows = prepare_flows(cash_flows)
+    curve = events(t, flows, initial)
+    daily = daily_table(t, flows, initial, curve)
+
+    def col_or(name: str, default: pl.Expr) -> pl.Expr:
+        return pl.col(name) if name in t.columns else default
+
+    direction = col_or("direction", pl.lit(None, pl.Utf8))
+    long, short = direction == "long", direction == "short"
+    duration = (pl.col("close_time") - pl.col("open_time")).dt.total_microseconds()
+    agg = t.select(
+        _NET.sum().alias("net"),
+        _NET.filter(_NET > 0).sum().alias("gp"),
+        _NET.filter(_NET < 0).sum().alias("gl"),
+        (_NET > 0).sum().alias("wins"),
+        (_NET < 0).sum().alias("losses"),
+        _NET.max().alias("best"),
+        _NET.min().alias("worst"),
+        long.sum().alias("longs"),
+        short.sum().alias("shorts"),
+        (long & (_NET > 0)).sum().alias("long_wins"),
+        (short & (_NET > 0)).sum().alias("short_wins"),
+        col_or("commission", pl.lit(0.0)).cast(pl.Float64).sum().alias("commission"),
+        col_or("swap", pl.lit(0.0)).cast(pl.Float64).sum().alias("swap"),
+        (duration.mean() / 1e6).alias("duration"),
+        pl.col("open_time").min().alias("start"),
+        pl.col("close_time").max().alias("end"),
+        pl.col("close_time").dt.date().n_unique().alias("days"),
+    ).row(0, named=True)
+    n = t.height
+    wins, losses = int(agg["wins"] or 0), int(agg["losses"] or 0)
+    net, gp, gl = float(agg["net"] or 0.0), float(agg["gp"] or 0.0), float(agg["gl"] or 0.0)
+    max_dd = float(curve["drawdown"].max() or 0.0)
+    max_dd_pct = float(curve["drawdown_pct"].max() or 0.0)
+    sharpe, sortino = sharpe_sortino(daily["ret"].to_numpy().astype(float))
+    win_streak, loss_streak = _streaks(t["net_profit"])
+    flows_total = float(flows["amount"].sum())
+    longs, shorts = int(agg["longs"] or 0), int(agg["shorts"] or 0)
+    return Metrics(
+        net_profit=net,
+        gross_profit=gp,
+        gross_loss=gl,
+        profit_factor=_ratio(gp, -gl),
+        total_trades=n,
+        winning_trades=wins,
+        losing_trades=losses,
+        win_rate=_share(wins, n),
+        max_drawdown=max_dd,
+        max_drawdown_pct=max_dd_pct,
+        recovery_factor=_ratio(net, max_dd),
+        sharpe_ratio=sharpe,
+        sortino_ratio=sortino,
+        avg_trade_duration_seconds=agg["duration"],
+        initial_balance=initial,
+        final_balance=initial + flows_total + net,
+        expectancy=net / n if n else None,
+        avg_win=gp / wins if wins else None,
+        avg_loss=gl / losses if losses else None,
+        largest_win=float(agg["best"]) if wins else None,
+        largest_loss=float(agg["worst"]) if losses else None,
+        max_consecutive_wins=win_streak,
+        max_consecutive_losses=loss_streak,
+        long_trades=longs,
+        short_trades=shorts,
+        long_win_rate=_share(int(agg["long_wins"] or 0), longs),
+        short_win_rate=_share(int(agg["short_wins"] or 0), shorts),
+        total_commission=float(agg["commission"] or 0.0),
+        total_swap=float(agg["swap"] or 0.0),
+        start=agg["start"],
+        end=agg["end"],
+        trading_days=int(agg["days"] or 0),
+    )

@@ -1,0 +1,279 @@
+"""A generic trade list as CSV (``trades_csv``): one closed trade per row, any platform or script.
+
+Tried after every specific format (priority 90). Comma, semicolon or tab separated, one header
+line, UTF-8 (a BOM is skipped). Header names are matched case-insensitively ignoring spaces and
+punctuation ("Open Time" = "open_time" = "OPENTIME"), through this alias table:
+
+=============  =====================================================================  ========
+field          accepted headers                                                       required
+=============  =====================================================================  ========
+open_time      open_time, open time, opentime, entry_time, open_date, time_open,      yes
+               opened, opened_at, entry_date, open_datetime
+close_time     close_time, exit_time, close_date, time_close, closed, closed_at,      yes
+               exit_date
+symbol         symbol, item, instrument, ticker, market, pair, asset                  yes (*)
+direction      direction, type, side, action, trade_type, buy_sell                    yes
+net_profit     net_profit, net, net_pl, net_p/l, net_pnl, pnl, p&l, realized_pnl      yes (**)
+volume         volume, size, lots, lot, quantity, qty, units, amount
+entry_price    entry_price, open_price, price_open, entry
+exit_price     exit_price, close_price, price_close, exit
+stop_loss      stop_loss, sl, s/l, stop
+take_profit    take_profit, tp, t/p, target
+commission     commission, commissions, fee, fees
+swap           swap, swaps, rollover, financing
+profit         profit, gross_profit, gross, gross_pl, gross_p/l
+pips           pips, points
+trade_id       trade_id, ticket, id, position_id, position, deal, order, order_id
+comment        comment, comments, label, note, notes, magic
+=============  =====================================================================  ========
+
+(*) or a ``# symbol: EURUSD`` header line.  (**) or ``profit``: net_profit = profit +
+commission + swap, a missing commission/swap counting as 0. When net_profit, profit,
+commission and swap are all present each row must satisfy that identity (to the cent).
+
+Values: direction buy/sell/long/short in any case; numbers with ``.`` or ``,`` decimals,
+space/NBSP thousands separators or ``1,234.50`` (a comma decimal needs a ``;`` or tab separator
+or quoting, as usual in CSV); times ISO 8601 or
+``YYYY.MM.DD HH:MM[:SS]`` (see ``_columns.TIME_FORMATS``). A missing trade_id column numbers
+the trades 1..n in file order.
+
+Lines starting with ``#`` before the header carry metadata, ``# key: value`` (or ``=``):
+``initial_balance``, ``symbol``, ``strategy``, ``timeframe``, ``currency``, ``timezone``,
+``name``, and any total from ``STATED_KEYS`` (``# net_profit: 1234.50``), which is then
+reconciled against the rows. Other keys are kept in ``meta``.
+
+Errors name the line and column: ``line 17, column close_time: unrecognised date/time 'x'``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Any
+
+import polars as pl
+
+from workbench.errors import DataError
+from workbench.ingest.parsers._columns import (
+    check_column,
+    header_fields,
+    header_key,
+    map_columns,
+    read_text_csv,
+    split_preamble,
+    to_datetime,
+    to_float,
+)
+from workbench.ingest.records import STATED_KEYS, TRADES_SCHEMA, Parsed, conform
+from workbench.ingest.registry import parser
+from workbench.ingest.text import clean, optional_number
+
+__all__ = ["TRADE_ALIASES"]
+
+
+def _keys(canonical: str, *headers: str) -> dict[str, str]:
+    return {header_key(h): canonical for h in (canonical, *headers)}
+
+
+TRADE_ALIASES: dict[str, str] = {
+    **_keys(
+        "open_time",
+        "open time",
+        "entry_time",
+        "open_date",
+        "time_open",
+        "opened",
+        "opened_at",
+        "entry_date",
+        "open_datetime",
+    ),
+    **_keys("close_time", "exit_time", "close_date", "time_close", "closed", "closed_at", "exit_date"),
+    **_keys("symbol", "item", "instrument", "ticker", "market", "pair", "asset"),
+    **_keys("direction", "type", "side", "action", "trade_type", "buy_sell"),
+    **_keys("net_profit", "net", "net_pl", "net p/l", "net_pnl", "pnl", "p&l", "realized_pnl", "netprofit"),
+    **_keys("volume", "size", "lots", "lot", "quantity", "qty", "units", "amount"),
+    **_keys("entry_price", "open_price", "price_open", "entry"),
+    **_keys("exit_price", "close_price", "price_close", "exit"),
+    **_keys("stop_loss", "sl", "s/l", "stop"),
+    **_keys("take_profit", "tp", "t/p", "target"),
+    **_keys("commission", "commissions", "fee", "fees"),
+    **_keys("swap", "swaps", "rollover", "financing"),
+    **_keys("profit", "gross_profit", "gross", "gross_pl", "gross p/l"),
+    **_keys("pips", "points"),
+    **_keys("trade_id", "ticket", "id", "position_id", "position", "deal", "order", "order_id"),
+    **_keys("comment", "comments", "label", "note", "notes", "magic"),
+}
+
+_NUMERIC = ("volume", "entry_price", "exit_price", "stop_loss", "take_profit", "commission", "swap")
+_NUMERIC += ("profit", "net_profit", "pips")
+_DIRECTIONS = {"buy": "long", "long": "long", "sell": "short", "short": "short"}
+_META_LINE = re.compile(r"^\s*([A-Za-z_][\w .-]*?)\s*[:=]\s*(.*?)\s*$")
+_VOLUME_UNITS = {"lots": "lots", "lot": "lots", "units": "units", "quantity": "units", "qty": "units"}
+
+
+def _has_required(headers: list[str]) -> bool:
+    fields = {TRADE_ALIASES.get(header_key(h)) for h in headers}
+    return {"open_time", "close_time", "direction"} <= fields and bool(fields & {"net_profit", "profit"})
+
+
+def _detect(head: bytes, name: str) -> bool:
+    if head.lstrip()[:1] in (b"<", b"{", b"[") or head.startswith(b"PAR1"):
+        return False
+    _, body, _ = split_preamble(head)
+    fields = header_fields(body)
+    return fields is not None and _has_required(fields[0])
+
+
+def _metadata(comments: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in comments:
+        m = _META_LINE.match(line)
+        if m:
+            out[m.group(1).strip().lower().replace(" ", "_")] = m.group(2)
+    return out
+
+
+def _meta_number(meta: dict[str, str], key: str) -> float | None:
+    if key not in meta:
+        return None
+    value = optional_number(meta[key])
+    if value is None:
+        raise DataError(f"{key}: expected a number, got {meta[key]!r}", where=f"header comment {key}")
+    return value
+
+
+@parser("trades_csv", detect=_detect, priority=90)
+def parse(data: bytes, name: str) -> Parsed:
+    """A generic closed-trades CSV (documented column aliases; see the module docstring)."""
+    comments, body, skipped = split_preamble(data)
+    meta_in = _metadata(comments)
+    fields = header_fields(body)
+    if fields is None:
+        raise DataError("no header line with comma/semicolon/tab separated column names", where="1")
+    headers, sep = fields
+    header_line = skipped + 1
+    frame = read_text_csv(body, sep, header_line=header_line)
+    cols = map_columns(frame.columns, TRADE_ALIASES)
+    missing = [f for f in ("open_time", "close_time", "direction") if f not in cols]
+    if "net_profit" not in cols and "profit" not in cols:
+        missing.append("net_profit (or profit)")
+    if "symbol" not in cols and not meta_in.get("symbol"):
+        missing.append("symbol (or a '# symbol: NAME' line)")
+    if missing:
+        raise DataError(
+            f"missing required column(s) {', '.join(missing)}; found {', '.join(frame.columns)}",
+            where=f"line {header_line}",
+        )
+    if frame.height == 0:
+        raise DataError("no trade rows below the header", where=f"line {header_line + 1}")
+
+    first = header_line + 1
+
+    def where(row: int) -> str:
+        return f"line {first + row}"
+
+    out: dict[str, pl.Series] = {}
+    for field in ("open_time", "close_time"):
+        raw = frame[cols[field]]
+        out[field] = to_datetime(raw).rename(field)
+        check_column(raw, out[field], field=field, what="unrecognised date/time", where=where)
+        _require(out[field], field, where)
+    for field in _NUMERIC:
+        if field in cols:
+            raw = frame[cols[field]]
+            out[field] = to_float(raw).rename(field)
+            check_column(raw, out[field], field=field, what="expected a number, got", where=where)
+
+    raw_dir = frame[cols["direction"]]
+    # Map the few distinct spellings, not the rows (16M rows hold maybe 4 distinct values).
+    spellings = {v: _DIRECTIONS.get(v.strip().lower()) for v in raw_dir.drop_nulls().unique()}
+    direction = raw_dir.replace_strict(spellings, default=None, return_dtype=pl.String)
+    check_column(raw_dir, direction, field="direction", what="expected buy/sell/long/short, got", where=where)
+    _require(direction, "direction", where)
+    out["direction"] = direction.rename("direction")
+
+    if "symbol" in cols:
+        sym = frame[cols["symbol"]].str.strip_chars()
+        if meta_in.get("symbol"):
+            sym = sym.fill_null(meta_in["symbol"])
+        else:
+            _require(sym, "symbol", where)
+        out["symbol"] = sym.rename("symbol")
+    else:
+        out["symbol"] = pl.Series("symbol", [meta_in["symbol"]] * frame.height, dtype=pl.String)
+
+    if "trade_id" in cols:
+        tid = frame[cols["trade_id"]].str.strip_chars()
+        _require(tid, "trade_id", where)
+        out["trade_id"] = tid.rename("trade_id")
+    else:
+        out["trade_id"] = pl.int_range(1, frame.height + 1, eager=True).cast(pl.String).rename("trade_id")
+    if "comment" in cols:
+        out["comment"] = frame[cols["comment"]].rename("comment")
+
+    if "net_profit" in cols:
+        _require(out["net_profit"], "net_profit", where)
+        if {"profit", "commission", "swap"} <= set(cols):
+            implied = out["profit"].fill_null(0) + out["commission"].fill_null(0) + out["swap"].fill_null(0)
+            off = ((out["net_profit"] - implied).abs() > 0.0051).arg_true()
+            if off.len():
+                row = int(off[0])
+                raise DataError(
+                    f"net_profit {out['net_profit'][row]} differs from profit + commission + swap "
+                    f"{implied[row]:.2f}",
+                    where=where(row) + ", column net_profit",
+                )
+    else:
+        _require(out["profit"], "profit", where)
+        net = out["profit"]
+        for part in ("commission", "swap"):
+            if part in out:
+                net = net + out[part].fill_null(0)
+        out["net_profit"] = net.rename("net_profit")
+
+    trades = conform(pl.DataFrame(out), TRADES_SCHEMA)
+    initial = _meta_number(meta_in, "initial_balance")
+    stated: dict[str, float] = {}
+    for key in sorted(STATED_KEYS - {"initial_balance"}):
+        value = _meta_number(meta_in, key)
+        if value is not None:
+            stated[key] = value
+    if initial is not None:
+        stated["initial_balance"] = initial
+    known = {"initial_balance", "symbol", "strategy", "timeframe", "currency", "name", *STATED_KEYS}
+    volume_unit = _VOLUME_UNITS.get(cols.get("volume", "").strip().lower())
+    meta: dict[str, Any] = {k: v for k, v in meta_in.items() if k not in known}
+    meta["columns"] = cols
+    meta["ignored_columns"] = [c for c in frame.columns if c not in cols.values()]
+    if volume_unit:
+        meta["volume_unit"] = volume_unit
+    symbols = trades["symbol"].unique().to_list()
+    strategy = clean(meta_in.get("strategy")) or None
+    timeframe = clean(meta_in.get("timeframe")).lower() or None
+    return Parsed(
+        format="trades_csv",
+        kind="backtest",
+        name=clean(meta_in.get("name")) or PurePath(name).stem,
+        platform="csv",
+        strategy=strategy,
+        symbol=symbols[0] if len(symbols) == 1 else None,
+        timeframe=timeframe,
+        currency=clean(meta_in.get("currency")) or None,
+        initial_balance=initial,
+        start=trades["open_time"].min(),  # type: ignore[arg-type]
+        end=trades["close_time"].max(),  # type: ignore[arg-type]
+        trades=trades,
+        stated=stated,
+        meta=meta,
+    )
+
+
+def _require(values: pl.Series, field: str, where: Any) -> None:
+    """Every row has a value (callers pass parsed or stripped columns, so blank means null or "")."""
+    blank = None
+    if values.null_count():
+        blank = values.is_null()
+    if values.dtype == pl.String and (values == "").any():
+        blank = (values == "") if blank is None else blank | (values == "")
+    if blank is not None:
+        raise DataError(f"{field} is missing", where=f"{where(int(blank.arg_true()[0]))}, column {field}")

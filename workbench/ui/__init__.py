@@ -1,0 +1,34 @@
+"""Notebook widgets: thin ipywidgets skins over the :class:`~workbench.workspace.Workspace` API.
+
+>>> import workbench as wb
+>>> from workbench.ui import IngestWidget
+>>> w = IngestWidget(wb.open())
+>>> w.ingest_paths(["exports/"])   # same as typing the path and clicking "Ingest"
+>>> w                              # displays the widget in a notebook
+
+Widgets need the ``notebook`` extra (ipywidgets, hvplot); they are imported on first use so that
+``import workbench.ui`` works without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["IngestWidget"]
+
+# public name -> module that defines it
+_WIDGETS: dict[str, str] = {
+    "IngestWidget": "workbench.ui.ingest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WIDGETS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench.ui' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
