@@ -9,7 +9,7 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint system-deps bench clean-lake
+.PHONY: setup demo test test-fast lint system-deps bench clean-lake hub
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -18,8 +18,13 @@ $(BIN)/python:
 $(UV): $(BIN)/python
 	$(BIN)/pip install --quiet uv==0.13.9
 
+# torch first, with pip: the CPU wheel on local disk (/opt/wheels via pip.conf); uv or an unpinned torch would
+# pull the multi-GB CUDA build. uv then sees torch==2.13.0 satisfied.
 $(STAMP): pyproject.toml | $(UV)
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[all,dev]'
+	@command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(VENV)/chp configurable-http-proxy@5.3.0 \
+	  || echo "warning: npm not found: the local JupyterHub (make hub, its test) needs configurable-http-proxy"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
@@ -32,10 +37,10 @@ system-deps:
 	@./.ci/system-deps
 
 test: setup system-deps
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check workbench tests benchmarks
@@ -44,6 +49,12 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/sweep.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/rag.py
+
+# A real JupyterHub on 127.0.0.1:8000 with the Trading Workbench kernel (see docs/deploy.md).
+hub: setup
+	$(BIN)/workbench kernel install --sys-prefix
+	$(BIN)/python infra/local-hub/run_hub.py
 
 clean-lake:
 	rm -rf data/lake

@@ -50,9 +50,9 @@ def make_trades_csv(n: int) -> Path:
         return path
     WORK.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(42)
-    start = np.datetime64("2015-01-01T00:00:00", "s")
-    opens = start + np.sort(rng.integers(0, 10 * 365 * 86400, n)).astype("timedelta64[s]")
-    closes = opens + rng.integers(60, 3 * 86400, n).astype("timedelta64[s]")
+    start = np.datetime64("2015-01-01T00:00:00", "ms")
+    opens = start + (np.sort(rng.integers(0, 10 * 365 * 86400, n)) * 1000).astype("timedelta64[ms]")
+    closes = opens + (rng.integers(60, 3 * 86400, n) * 1000).astype("timedelta64[ms]")
     entry = 1.1 + rng.normal(0, 0.05, n).round(5)
     exit_ = (entry + rng.normal(0, 0.002, n)).round(5)
     direction = rng.choice(np.array(["buy", "sell"]), n)
@@ -163,9 +163,9 @@ def case_ticks_workbench(path: str) -> dict:
 
     from workbench.ingest.bars import ticks_to_bars
 
-    ticks = pl.read_parquet(path)
+    ticks = pl.read_parquet(path).rename({"time": "ts"})  # ticks_to_bars reads a ``ts`` column
     t0 = time.perf_counter()
-    bars = ticks_to_bars(ticks, every="1m")
+    bars = ticks_to_bars(ticks, every="1m", symbol="EURUSD")
     return {"seconds": time.perf_counter() - t0, "rows": ticks.height, "bars": bars.height}
 
 
@@ -281,7 +281,8 @@ def main() -> None:
         result["rss_mib"] = rss_mib()
         print(json.dumps(result))
         return
-    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load average {load}")
     csv = make_trades_csv(int(args.trades))
     print(f"trades CSV: {csv.name}, {csv.stat().st_size / 1e9:.2f} GB")
     rows = [(n, run_case(n, str(csv), args.repeat)) for n in ("duckdb_trades", "workbench_trades")]
@@ -293,6 +294,7 @@ def main() -> None:
     ]
     table(f"ticks -> 1-minute bars ({int(args.ticks):,} ticks; parquet read not timed)", rows, "ticks_duckdb")
     report_parse_times()
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

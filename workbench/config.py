@@ -6,9 +6,12 @@ variable           meaning                                     default
 WORKBENCH_HOME     the workspace folder (catalog, raw, lake)   ./data/lake
 OLLAMA_HOST        Ollama server for the chat                  http://127.0.0.1:11434
 OLLAMA_MODEL       model the chat asks                         llama3.1:8b
+OLLAMA_TIMEOUT     seconds to wait for the chat model          60
 CHROMA_HOST        ChromaDB server (empty: embedded store)     (empty)
 RAY_ADDRESS        Ray cluster for optimisation (empty: local) (empty)
 WORKBENCH_LOCK_WAIT seconds to wait for the store's write lock 30
+WORKBENCH_AUTO_INDEX embed new backtests for the chat on ingest  0
+WORKBENCH_RAG_MAX_TRADES trades embedded one by one per backtest  5000
 =================  ==========================================  ===========================
 """
 
@@ -31,10 +34,17 @@ class Settings:
     chroma_host: str | None = None
     ray_address: str | None = None
     lock_wait_s: float = 30.0
+    ollama_timeout_s: float = 60.0
+    rag_max_trades: int = 5000
+    auto_index: bool = False  # embed new backtests for the chat as part of every ingest
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
             raise ConfigError(f"WORKBENCH_LOCK_WAIT must be >= 0, got {self.lock_wait_s}")
+        if self.ollama_timeout_s <= 0:
+            raise ConfigError(f"OLLAMA_TIMEOUT must be > 0 seconds, got {self.ollama_timeout_s}")
+        if self.rag_max_trades < 0:
+            raise ConfigError(f"WORKBENCH_RAG_MAX_TRADES must be >= 0, got {self.rag_max_trades}")
 
 
 def settings(env: dict[str, str] | None = None) -> Settings:
@@ -46,6 +56,13 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"WORKBENCH_LOCK_WAIT must be a number of seconds, got {env['WORKBENCH_LOCK_WAIT']!r}"
         ) from None
+
+    def number(name: str, default: str, kind: type = float):
+        try:
+            return kind(env.get(name) or default)
+        except ValueError:
+            raise ConfigError(f"{name} must be a {kind.__name__}, got {env[name]!r}") from None
+
     return Settings(
         home=Path(env.get("WORKBENCH_HOME") or "data/lake").expanduser(),
         ollama_host=env.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
@@ -53,4 +70,7 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         chroma_host=env.get("CHROMA_HOST") or None,
         ray_address=env.get("RAY_ADDRESS") or None,
         lock_wait_s=lock_wait,
+        ollama_timeout_s=number("OLLAMA_TIMEOUT", "60"),
+        rag_max_trades=number("WORKBENCH_RAG_MAX_TRADES", "5000", int),
+        auto_index=(env.get("WORKBENCH_AUTO_INDEX") or "0").strip().lower() in {"1", "true", "yes", "on"},
     )

@@ -51,9 +51,18 @@ class Workspace:
 
     # -- ingestion -----------------------------------------------------------------------------
     def ingest(
-        self, paths: str | Path | Iterable[str | Path], *, fmt: str | None = None, progress: bool = False
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        fmt: str | None = None,
+        progress: bool = False,
+        index: bool | None = None,
     ):
-        """Ingest files and folders; returns an :class:`~workbench.ingest.load.IngestReport`."""
+        """Ingest files and folders; returns an :class:`~workbench.ingest.load.IngestReport`.
+
+        ``index`` (default: ``WORKBENCH_AUTO_INDEX``) also embeds the new backtests for the chat
+        (:func:`workbench.rag.index_backtests`; only their chunks, never twice).
+        """
         from workbench.ingest.load import ingest_paths
 
         if isinstance(paths, str | Path):
@@ -65,7 +74,14 @@ class Workspace:
             def bar(files):
                 return tqdm(files, desc="ingest", unit="file", disable=len(files) < 2)
 
-        return ingest_paths(self.store, paths, fmt=fmt, progress=bar)
+        report = ingest_paths(self.store, paths, fmt=fmt, progress=bar)
+        if index if index is not None else settings().auto_index:
+            new = [f.backtest_id for f in report.files if f.status == "ingested" and f.kind == "backtest"]
+            if new:
+                from workbench.rag import index_backtests
+
+                index_backtests(self, new, progress=progress)
+        return report
 
     def load_samples(self) -> dict[str, int]:
         """Store the real market data shipped with ``backtesting`` as bars ``SYMBOL:TF``."""

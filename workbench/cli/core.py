@@ -37,12 +37,18 @@ def table(frame: pl.DataFrame, rows: int = 50) -> str:
 def _ingest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", help="files or folders (folders are walked)")
     p.add_argument("--format", dest="fmt", help="force a parser (see `workbench formats`)")
+    p.add_argument(
+        "--index",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also embed new backtests for `workbench ask` (default: $WORKBENCH_AUTO_INDEX)",
+    )
 
 
 @command("ingest", "ingest exports (files or folders) into the workspace", _ingest_args)
 def ingest(args: argparse.Namespace) -> Result:
     ws = _ws()
-    report = ws.ingest(args.paths, fmt=args.fmt, progress=sys.stderr.isatty())
+    report = ws.ingest(args.paths, fmt=args.fmt, progress=sys.stderr.isatty(), index=args.index)
     data = report.to_dict()
     errors = tuple(f.error for f in report.files if f.status == "rejected" and f.error)
     lines = [
@@ -131,6 +137,26 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _demo_export(ws) -> Path:
+    """A trades CSV written by the backtest engine (SMA 10/50 on the packaged EURUSD hourly bars).
+
+    It goes through the same ingest path as a platform export; its stated net profit (the engine's)
+    is reconciled against the trades on the way in.
+    """
+    from workbench.backtest import run
+
+    result = run(ws.bars("EURUSD:1h"), "sma_cross", {"fast": 10, "slow": 50})
+    trades = result.to_trades(symbol="EURUSD")
+    path = ws.home / "exports" / "demo_sma_cross_10_50_EURUSD_1h.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "# name: SMA cross 10/50 EURUSD 1h (workbench engine)\n# strategy: sma_cross\n# timeframe: h1\n"
+        f"# initial_balance: {result.settings['cash']}\n# net_profit: {float(trades['net_profit'].sum()):.6f}\n"
+    )
+    path.write_text(header + trades.drop("comment").write_csv(datetime_format="%Y-%m-%d %H:%M:%S"))
+    return path
+
+
 @command("demo", "run the whole path headless on the embedded sample data", _demo_args)
 def demo(args: argparse.Namespace) -> Result:
     t0 = time.perf_counter()
@@ -138,7 +164,8 @@ def demo(args: argparse.Namespace) -> Result:
     series = ws.load_samples()
     exports = args.exports
     if exports is None:
-        exports = [str(p) for p in (ROOT / "data" / "samples", SHARED_FIXTURES) if p.exists()]
+        exports = [str(_demo_export(ws))]
+        exports += [str(p) for p in (ROOT / "data" / "samples", SHARED_FIXTURES) if p.exists()]
     report = ws.ingest(exports, progress=sys.stderr.isatty()) if exports else None
     listed = ws.backtests()
     if listed.height == 0:

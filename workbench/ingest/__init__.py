@@ -10,16 +10,22 @@ from pathlib import Path
 
 from workbench.errors import DataError
 from workbench.ingest.records import Parsed
-from workbench.ingest.registry import PARSERS, detect, load_all
+from workbench.ingest.registry import PARSERS, MappedFile, detect, load_all
 from workbench.ingest.validate import validate
 
 __all__ = ["PARSERS", "Parsed", "parse_bytes", "parse_file", "formats"]
 
 
-def parse_bytes(data: bytes, name: str, *, fmt: str | None = None) -> Parsed:
-    """Detect, parse and validate ``data`` (named ``name`` in errors). Raises ``DataError``."""
+def parse_bytes(data: bytes | MappedFile, name: str, *, fmt: str | None = None) -> Parsed:
+    """Detect, parse and validate ``data`` (named ``name`` in errors). Raises ``DataError``.
+
+    ``data`` may be a :class:`MappedFile` (big files); parsers not registered with
+    ``accepts_buffer=True`` then get a ``bytes`` copy of it.
+    """
     try:
         p = detect(data, name, fmt=fmt)
+        if not (p.accepts_buffer or isinstance(data, bytes)):
+            data = bytes(data)
         return validate(p.parse(data, name))
     except DataError as e:
         raise e.located(name) from None

@@ -17,15 +17,18 @@ Example::
 from __future__ import annotations
 
 import importlib
+import mmap
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from workbench._registry import Registry
 from workbench.errors import DataError
 from workbench.ingest.records import Parsed
 
-__all__ = ["Parser", "PARSERS", "parser", "detect", "HEAD_BYTES"]
+__all__ = ["Parser", "PARSERS", "parser", "detect", "HEAD_BYTES", "MappedFile"]
 
 HEAD_BYTES = 64 * 1024  # detectors see at most this much of the file
 
@@ -37,17 +40,53 @@ class Parser:
     parse: Callable[[bytes, str], Parsed]  # (whole file, file name) -> Parsed; raises DataError
     priority: int = 50  # lower runs first: specific formats before generic ones (CSV)
     description: str = ""
+    accepts_buffer: bool = False  # parse() also takes a MappedFile (else it always gets bytes)
+
+
+class MappedFile(mmap.mmap):
+    """A whole file mapped read-only, given instead of ``bytes`` to parsers registered with
+    ``accepts_buffer=True`` (big files: no copy in memory). Slicing, ``find``, ``len`` and the
+    buffer protocol work as on ``bytes`` (``startswith`` does not); ``path`` names the file, so
+    a parser may let a reader stream it from disk, and ``stat`` is the file's ``os.stat`` when
+    it was mapped (see :meth:`unchanged`)."""
+
+    path: Path
+    stat: os.stat_result
+
+    @classmethod
+    def open(cls, path: str | Path) -> MappedFile:
+        with open(path, "rb") as fh:  # the mapping keeps its own handle
+            stat = os.fstat(fh.fileno())
+            mapped = cls(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped.path = Path(path)
+        mapped.stat = stat
+        return mapped
+
+    def unchanged(self) -> bool:
+        """The file at ``path`` is still the one mapped (same inode, size and modification time)."""
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return False
+        keys = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
+        return all(getattr(self.stat, k) == getattr(now, k) for k in keys)
 
 
 PARSERS: Registry[Parser] = Registry("format")
 
 
 def parser(
-    name: str, *, detect: Callable[[bytes, str], bool], priority: int = 50, description: str = ""
+    name: str,
+    *,
+    detect: Callable[[bytes, str], bool],
+    priority: int = 50,
+    description: str = "",
+    accepts_buffer: bool = False,
 ) -> Callable[[Callable[[bytes, str], Parsed]], Callable[[bytes, str], Parsed]]:
     def deco(fn: Callable[[bytes, str], Parsed]) -> Callable[[bytes, str], Parsed]:
         doc = (fn.__doc__ or "").strip().splitlines()
-        PARSERS.add(name, Parser(name, detect, fn, priority, description or (doc[0] if doc else "")))
+        desc = description or (doc[0] if doc else "")
+        PARSERS.add(name, Parser(name, detect, fn, priority, desc, accepts_buffer=accepts_buffer))
         return fn
 
     return deco

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -44,6 +45,16 @@ def _fault_point(name: str) -> None:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _same_version(before: os.stat_result, path: Path) -> bool:
+    """``path`` is still the file ``before`` describes (device, inode, size, modification time)."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    keys = ("st_dev", "st_ino", "st_size", "st_mtime_ns")
+    return all(getattr(before, k) == getattr(now, k) for k in keys)
 
 
 def utcnow() -> datetime:
@@ -183,8 +194,22 @@ class Store:
         )
 
     # -- raw files -----------------------------------------------------------------------------
-    def put_raw(self, data: bytes | memoryview, sha256: str, suffix: str) -> str:
-        """Write ``data`` to raw/<sha256><suffix> atomically (temp file, fsync, rename)."""
+    def put_raw(
+        self,
+        data: bytes | memoryview,
+        sha256: str,
+        suffix: str,
+        *,
+        source: Path | None = None,
+        source_stat: os.stat_result | None = None,
+    ) -> str:
+        """Write ``data`` to raw/<sha256><suffix> atomically (temp file, fsync, rename).
+
+        With ``source`` (the file ``data`` maps, for big files) the file is copied by the kernel
+        instead of written from memory; ``source_stat`` is its ``os.stat`` when it was hashed, and
+        a source that changed since (or a copy whose size is not ``len(data)``) is refused before
+        the rename, so raw/<sha256> never holds other bytes.
+        """
         suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix or "") else ".bin"
         rel = f"raw/{sha256}{suffix.lower()}"
         dest = self.home / rel
@@ -192,10 +217,19 @@ class Store:
             return rel
         fd, tmp = tempfile.mkstemp(dir=self.raw_dir, prefix=".incoming-")
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            if source is None:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            else:
+                os.close(fd)
+                shutil.copyfile(source, tmp)  # sendfile on Linux: no pass through this process
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                    size = os.fstat(fh.fileno()).st_size
+                if size != len(data) or (source_stat is not None and not _same_version(source_stat, source)):
+                    raise StoreError(f"{source}: the file changed while it was being stored; ingest it again")
             os.replace(tmp, dest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

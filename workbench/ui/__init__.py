@@ -15,11 +15,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["IngestWidget"]
+__all__ = ["IngestWidget", "ChatWidget", "OverviewDashboard", "OptimizationDashboard"]
 
 # public name -> module that defines it
 _WIDGETS: dict[str, str] = {
     "IngestWidget": "workbench.ui.ingest",
+    "ChatWidget": "workbench.ui.chat",
+    "OverviewDashboard": "workbench.ui.dashboards",
+    "OptimizationDashboard": "workbench.ui.dashboards",
 }
 
 

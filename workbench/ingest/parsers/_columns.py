@@ -8,8 +8,10 @@ bad value is looked up only after a vectorised check has failed.
 from __future__ import annotations
 
 import csv
+import mmap
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import polars as pl
 
@@ -19,8 +21,11 @@ __all__ = [
     "header_key",
     "map_columns",
     "split_preamble",
+    "scan_preamble",
     "sniff_separator",
     "read_text_csv",
+    "read_typed_csv",
+    "sniff_time_format",
     "header_fields",
     "to_float",
     "to_datetime",
@@ -58,14 +63,23 @@ def map_columns(columns: list[str], aliases: Mapping[str, str]) -> dict[str, str
 
 def split_preamble(data: bytes) -> tuple[list[str], bytes, int]:
     """Leading ``#`` comment lines and blank lines: (their text without ``#``, the rest, how many lines)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    comments, offset, lines = scan_preamble(data)
+    return comments, data[offset:], lines
+
+
+def scan_preamble(data: bytes | mmap.mmap) -> tuple[list[str], int, int]:
+    """Like :func:`split_preamble` but returns the byte offset of the rest instead of a copy of it.
+
+    ``data`` may be any sliceable buffer with ``find`` (``bytes``, ``mmap``): only the preamble
+    lines are copied, so a 2 GB file costs no second 2 GB here.
+    """
+    pos = 3 if data[:3] == b"\xef\xbb\xbf" else 0
     comments: list[str] = []
-    pos = 0
     lines = 0
-    while pos < len(data):
+    size = len(data)
+    while pos < size:
         end = data.find(b"\n", pos)
-        end = len(data) if end < 0 else end + 1
+        end = size if end < 0 else end + 1
         line = data[pos:end].strip()
         if line and not line.startswith(b"#"):
             break
@@ -73,7 +87,7 @@ def split_preamble(data: bytes) -> tuple[list[str], bytes, int]:
             comments.append(line[1:].decode("utf-8", errors="replace").strip())
         lines += 1
         pos = end
-    return comments, data[pos:], lines
+    return comments, pos, lines
 
 
 def header_fields(body: bytes) -> tuple[list[str], str] | None:
@@ -110,6 +124,76 @@ def read_text_csv(body: bytes, sep: str, *, header_line: int = 1) -> pl.DataFram
         msg = what or " ".join(str(e).split())[:160]
         raise DataError(f"malformed CSV: {msg}", where=where) from None
     return frame.rename({c: c.strip().strip('"').strip() for c in frame.columns})
+
+
+def read_typed_csv(
+    source: bytes | str | Path,
+    sep: str,
+    *,
+    skip_lines: int,
+    kinds: Callable[[list[str]], Mapping[str, str]],
+) -> pl.DataFrame | None:
+    """The fast path of :func:`read_text_csv` + :func:`to_float` + :func:`to_datetime`, or None.
+
+    ``kinds`` maps the (cleaned) header names to ``"number"`` or ``"time"``. Numbers are parsed
+    as Float64 by the CSV reader itself; times are converted in the same streaming pass with the
+    layout :func:`sniff_time_format` picks from the first rows, so a 2 GB file never exists as a
+    frame of strings. ``source`` is the file's path (read straight from disk) or its bytes, and
+    ``skip_lines`` the lines before the header.
+
+    Returns None whenever anything is unusual — a value the reader rejects, a time that is blank
+    or not in the sniffed layout, decimal commas, epochs, odd headers, no rows. The caller then
+    takes the text path, which gives the same frame or names the line and column of the bad value;
+    when this returns a frame it is the one the text path would have produced.
+    """
+    opts: dict = {
+        "separator": sep,
+        "encoding": "utf8-lossy",
+        "skip_lines": skip_lines,
+        "infer_schema": False,
+        "glob": False,
+    }
+    try:
+        head = pl.read_csv(source, n_rows=_SAMPLE, raise_if_empty=False, **opts)
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    names = {c: c.strip().strip('"').strip() for c in head.columns}
+    if head.height == 0 or len(set(names.values())) != len(names):
+        return None
+    wanted = kinds(list(names.values()))
+    overrides: dict[str, pl.DataType] = {}
+    times: dict[str, str] = {}
+    for raw_name, clean_name in names.items():
+        kind = wanted.get(clean_name)
+        col = head[raw_name]
+        if kind == "number":
+            if first_failure(col, col.cast(pl.Float64, strict=False)) is not None:
+                return None  # spaces, decimal commas...: the text path knows them
+            overrides[raw_name] = pl.Float64
+        elif kind == "time":
+            sample = col.str.strip_chars()
+            fmt = None if sample.null_count() else sniff_time_format(sample)
+            if fmt is None or _with_format(sample, fmt).null_count():
+                return None
+            times[raw_name] = fmt
+    try:
+        frame = (
+            pl.scan_csv(source, schema_overrides=overrides, **opts)
+            .with_columns(_format_expr(c, fmt) for c, fmt in times.items())
+            .collect(engine="streaming")
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    if frame.columns != head.columns or any(frame[c].null_count() for c in times):
+        return None
+    # One chunk per column (the streaming reader leaves hundreds), made column by column so the
+    # file is never held twice: later steps then neither re-align nor copy the whole frame.
+    columns = frame.get_columns()
+    del frame
+    for i, col in enumerate(columns):
+        columns[i] = col.rechunk()
+        del col
+    return pl.DataFrame(columns).rename(names)
 
 
 def _ragged_line(body: bytes, sep: str, header_line: int) -> tuple[str, str]:
@@ -221,16 +305,10 @@ def to_datetime(raw: pl.Series) -> pl.Series:
     sample = s.drop_nulls().head(_SAMPLE)
     if sample.len() == 0:
         return pl.Series(name, [None] * s.len(), dtype=pl.Datetime("us"))
-    if sample.str.contains(_EPOCH.pattern).all():
+    best = sniff_time_format(sample)
+    if best is None:
         nums = s.cast(pl.Float64, strict=False)
         return _from_epoch(nums).rename(name)
-    best, best_ok = TIME_FORMATS[0], -1
-    for fmt in TIME_FORMATS:
-        ok = _with_format(sample, fmt).is_not_null().sum()
-        if ok > best_ok:
-            best, best_ok = fmt, ok
-        if ok == sample.len():
-            break
     out = _with_format(s, best)
     failed = s.is_not_null() & out.is_null()
     if failed.any():  # mixed layouts in one column: fill the gaps with the other formats
@@ -239,6 +317,29 @@ def to_datetime(raw: pl.Series) -> pl.Series:
             if fmt != best and _with_format(rest, fmt).is_not_null().any():
                 out = pl.select(pl.coalesce(out, _with_format(s, fmt))).to_series()
     return out.rename(name)
+
+
+def sniff_time_format(sample: pl.Series) -> str | None:
+    """The entry of ``TIME_FORMATS`` that reads most of ``sample`` (stripped, non-null text; the
+    first that reads all of it wins), or None when the sample is all Unix epoch numbers."""
+    if sample.str.contains(_EPOCH.pattern).all():
+        return None
+    best, best_ok = TIME_FORMATS[0], -1
+    for fmt in TIME_FORMATS:
+        ok = _with_format(sample, fmt).is_not_null().sum()
+        if ok > best_ok:
+            best, best_ok = fmt, ok
+        if ok == sample.len():
+            break
+    return best
+
+
+def _format_expr(column: str, fmt: str) -> pl.Expr:
+    """:func:`_with_format` as an expression (for the streaming reader)."""
+    out = pl.col(column).str.strptime(pl.Datetime("us"), fmt, strict=False, exact=True, cache=False)
+    if "%#z" in fmt or "%z" in fmt:
+        out = out.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return out
 
 
 def _with_format(s: pl.Series, fmt: str) -> pl.Series:

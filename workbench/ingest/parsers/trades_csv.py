@@ -60,12 +60,14 @@ from workbench.ingest.parsers._columns import (
     header_key,
     map_columns,
     read_text_csv,
+    read_typed_csv,
+    scan_preamble,
     split_preamble,
     to_datetime,
     to_float,
 )
 from workbench.ingest.records import STATED_KEYS, TRADES_SCHEMA, Parsed, conform
-from workbench.ingest.registry import parser
+from workbench.ingest.registry import MappedFile, parser
 from workbench.ingest.text import clean, optional_number
 
 __all__ = ["TRADE_ALIASES"]
@@ -142,17 +144,35 @@ def _meta_number(meta: dict[str, str], key: str) -> float | None:
     return value
 
 
-@parser("trades_csv", detect=_detect, priority=90)
-def parse(data: bytes, name: str) -> Parsed:
+def _kinds(headers: list[str]) -> dict[str, str]:
+    """Which columns the typed reader may parse itself: numbers, and the two times."""
+    out: dict[str, str] = {}
+    for h in headers:
+        field = TRADE_ALIASES.get(header_key(h))
+        if field in _NUMERIC:
+            out[h] = "number"
+        elif field in ("open_time", "close_time"):
+            out[h] = "time"
+    return out
+
+
+@parser("trades_csv", detect=_detect, priority=90, accepts_buffer=True)
+def parse(data: bytes | MappedFile, name: str) -> Parsed:
     """A generic closed-trades CSV (documented column aliases; see the module docstring)."""
-    comments, body, skipped = split_preamble(data)
+    comments, offset, skipped = scan_preamble(data)
     meta_in = _metadata(comments)
-    fields = header_fields(body)
+    end = data.find(b"\n", offset)
+    fields = header_fields(data[offset : len(data) if end < 0 else end + 1])
     if fields is None:
         raise DataError("no header line with comma/semicolon/tab separated column names", where="1")
     headers, sep = fields
     header_line = skipped + 1
-    frame = read_text_csv(body, sep, header_line=header_line)
+    # Fast path: typed streaming read (from disk for a mapped file). Anything unusual in the file
+    # sends it down the text path below, which then names the line and column of the problem.
+    source = str(data.path) if isinstance(data, MappedFile) else data
+    frame = read_typed_csv(source, sep, skip_lines=skipped, kinds=_kinds)
+    if frame is None or frame.columns != headers:
+        frame = read_text_csv(data[offset:], sep, header_line=header_line)
     cols = map_columns(frame.columns, TRADE_ALIASES)
     missing = [f for f in ("open_time", "close_time", "direction") if f not in cols]
     if "net_profit" not in cols and "profit" not in cols:

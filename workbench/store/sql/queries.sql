@@ -84,3 +84,120 @@ SELECT * FROM ingest_log ORDER BY started_at, attempt_id;
 
 -- name: table_counts
 SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY table_name;
+
+-- ---------------------------------------------------------------------------------------------
+-- RAG (workbench/rag): the embeddings catalog and the fact queries. Weekday/date are of the
+-- close time (when P/L is realised), hour of the open time, as in workbench.analytics.breakdowns.
+-- $1 of every rag_fact_* query is a backtest id, or NULL for all backtests.
+
+-- name: rag_embedded_chunks
+SELECT chunk_id, text_sha256 FROM embeddings_metadata
+WHERE model = $1 AND list_contains($2::BIGINT[], backtest_id);
+
+-- name: rag_upsert_embeddings_metadata
+INSERT OR REPLACE INTO embeddings_metadata SELECT * FROM frame;
+
+-- name: rag_delete_embeddings_metadata
+DELETE FROM embeddings_metadata WHERE list_contains($1::VARCHAR[], chunk_id);
+
+-- name: rag_embeddings_count
+SELECT collection, kind, count(*) AS chunks FROM embeddings_metadata GROUP BY ALL ORDER BY ALL;
+
+-- name: rag_backtests_with_trades
+SELECT b.id FROM backtests b WHERE EXISTS (SELECT 1 FROM trades t WHERE t.backtest_id = b.id) ORDER BY b.id;
+
+-- name: rag_fact_weekday
+SELECT isodow(close_time) AS dow, dayname(close_time) AS weekday, count(*) AS trades,
+    count(*) FILTER (WHERE net_profit > 0) AS wins, count(*) FILTER (WHERE net_profit < 0) AS losses,
+    round(sum(net_profit), 2) AS net_profit
+FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND close_time IS NOT NULL
+GROUP BY ALL ORDER BY dow;
+
+-- name: rag_fact_hour
+SELECT hour(open_time) AS hour, count(*) AS trades,
+    count(*) FILTER (WHERE net_profit > 0) AS wins, round(sum(net_profit), 2) AS net_profit
+FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND open_time IS NOT NULL
+GROUP BY ALL ORDER BY hour;
+
+-- name: rag_fact_symbol
+SELECT coalesce(t.symbol, b.symbol, '?') AS symbol, count(*) AS trades,
+    count(*) FILTER (WHERE t.net_profit > 0) AS wins, round(sum(t.net_profit), 2) AS net_profit
+FROM trades t JOIN backtests b ON b.id = t.backtest_id
+WHERE ($1::BIGINT IS NULL OR t.backtest_id = $1)
+GROUP BY ALL ORDER BY net_profit, symbol;
+
+-- name: rag_fact_direction
+SELECT coalesce(direction, '?') AS direction, count(*) AS trades,
+    count(*) FILTER (WHERE net_profit > 0) AS wins, round(sum(net_profit), 2) AS net_profit
+FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1)
+GROUP BY ALL ORDER BY direction;
+
+-- name: rag_fact_extreme_trades
+SELECT backtest_id, seq, trade_id, coalesce(symbol, '') AS symbol, direction, open_time, close_time,
+    round(net_profit, 2) AS net_profit, comment
+FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1)
+ORDER BY net_profit * $2 DESC, backtest_id, seq LIMIT $3;
+
+-- name: rag_fact_extreme_days
+SELECT backtest_id, CAST(close_time AS DATE) AS date, count(*) AS trades, round(sum(net_profit), 2) AS net_profit
+FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND close_time IS NOT NULL
+GROUP BY ALL ORDER BY sum(net_profit) * $2 DESC, backtest_id, date LIMIT $3;
+
+-- name: rag_fact_weekday_by_backtest
+SELECT t.backtest_id, b.name, b.parameters, count(*) AS trades, round(sum(t.net_profit), 2) AS net_profit
+FROM trades t JOIN backtests b ON b.id = t.backtest_id
+WHERE ($1::BIGINT IS NULL OR t.backtest_id = $1) AND isodow(t.close_time) = $2
+GROUP BY ALL ORDER BY trades DESC, t.backtest_id;
+
+-- name: rag_fact_backtests
+SELECT b.id AS backtest_id, b.name, b.currency, count(*) AS trades,
+    round(sum(t.net_profit), 2) AS net_profit,
+    round(count(*) FILTER (WHERE t.net_profit > 0) / count(*), 4) AS win_rate,
+    round(sum(t.net_profit) FILTER (WHERE t.net_profit > 0)
+        / nullif(-sum(t.net_profit) FILTER (WHERE t.net_profit < 0), 0), 4) AS profit_factor,
+    round(b.max_drawdown_pct, 2) AS max_drawdown_pct
+FROM trades t JOIN backtests b ON b.id = t.backtest_id
+WHERE ($1::BIGINT IS NULL OR t.backtest_id = $1)
+GROUP BY ALL ORDER BY net_profit DESC, b.id;
+
+-- name: rag_fact_streaks
+WITH o AS (
+    SELECT backtest_id, seq, close_time, net_profit, sign(net_profit) AS s,
+        row_number() OVER (PARTITION BY backtest_id ORDER BY close_time, open_time, trade_id) AS rn
+    FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1)
+), g AS (
+    SELECT *, rn - row_number() OVER (PARTITION BY backtest_id, s ORDER BY rn) AS grp FROM o
+)
+SELECT backtest_id, CAST(s AS INTEGER) AS sign, count(*) AS length, round(sum(net_profit), 2) AS net_profit,
+    min(close_time) AS first_close, max(close_time) AS last_close, list(seq ORDER BY rn) AS seqs
+FROM g WHERE s = $2
+GROUP BY backtest_id, s, grp ORDER BY length DESC, sum(net_profit) * $2 DESC, backtest_id LIMIT $3;
+
+-- name: rag_trades_by_seq
+SELECT backtest_id, seq, trade_id, coalesce(symbol, '') AS symbol, direction, open_time, close_time,
+    round(net_profit, 2) AS net_profit, comment
+FROM trades WHERE backtest_id = $1 AND list_contains($2::INTEGER[], seq) ORDER BY seq;
+
+-- name: rag_max_drawdown_backtest
+SELECT id FROM backtests WHERE ($1::BIGINT IS NULL OR id = $1) AND total_trades > 0
+ORDER BY max_drawdown_pct DESC NULLS LAST, id LIMIT 1;
+
+-- ---------------------------------------------------------------------------------------------
+-- Optimisation (workbench/optimize): sweeps and Ray Tune runs.
+
+-- name: optimize_rank_results
+UPDATE optimization_results AS o SET rank = r.rnk
+FROM (
+    SELECT trial, row_number() OVER (
+        ORDER BY $3 * TRY_CAST(json_extract_string(objectives, $2) AS DOUBLE) DESC NULLS LAST, trial
+    ) AS rnk
+    FROM optimization_results WHERE optimization_id = $1
+) AS r
+WHERE o.optimization_id = $1 AND o.trial = r.trial;
+
+-- name: optimize_best_result
+SELECT trial, parameters, objectives, metrics FROM optimization_results
+WHERE optimization_id = $1 AND rank = 1 ORDER BY trial LIMIT 1;
+
+-- name: optimize_results_count
+SELECT count(*) FROM optimization_results WHERE optimization_id = $1;

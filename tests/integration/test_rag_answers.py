@@ -1,0 +1,143 @@
+"""ask() on real fixtures: facts checked against plain polars written here, incremental indexing, CLI JSON,
+and the LLM path against the FAKE Ollama server (tests/fake_ollama.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from conftest import real
+from fake_ollama import MODEL, FakeOllama
+
+import workbench as wb
+from workbench.rag import ask, index_backtests
+
+FILES = [
+    "mt4_tester_html/qg0_rsi_momentum_eurusd_fr.htm",
+    "mt4_tester_html/reuniware_jcspatterns_gbpjpy_fr.htm",
+    "mt4_tester_html/urinethrower_bastet_xagusd_h4.htm",
+    "mt5_history_html/mihawk2016_MT5Trade5.html",
+]
+EXTRA = "mt4_statement_html/alecortees22_oanda_statement.htm"
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    home = tmp_path_factory.mktemp("rag") / "lake"
+    w = wb.open(home)
+    w.ingest([real(f) for f in FILES])
+    first = index_backtests(w)
+    assert first.embedded == first.chunks > 0 and first.skipped == 0
+    return w
+
+
+def all_trades(ws) -> pl.DataFrame:
+    return pl.concat([ws.trades(i).with_columns(pl.lit(i).alias("bt")) for i in ws.backtests()["id"]])
+
+
+def test_reindex_embeds_nothing_and_a_new_backtest_only_its_chunks(ws):
+    again = index_backtests(ws)
+    assert again.embedded == 0 and again.skipped == again.chunks
+    report = ws.ingest([real(EXTRA)])
+    new_id = report.files[0].backtest_id
+    more = index_backtests(ws)
+    from workbench.rag.chunks import chunks_for
+
+    assert more.embedded == len(chunks_for(ws, new_id)) and more.skipped == again.chunks
+    n = ws.store.scalar("SELECT count(*) FROM embeddings_metadata")
+    assert n == more.chunks
+    assert ws.store.scalar("SELECT count(DISTINCT model) FROM embeddings_metadata") == 1
+
+
+def test_losing_weekdays_match_plain_polars(ws):
+    t = all_trades(ws)
+    by = (
+        t.group_by(pl.col("close_time").dt.weekday().alias("d"))
+        .agg(pl.col("net_profit").sum().round(2).alias("net"))
+        .sort("d")
+    )
+    expected = {DAYS[d - 1]: net for d, net in by.iter_rows()}
+    a = ask(ws, "Which weekdays lose money?", use_llm=False)
+    facts = {f.name: f.value for f in a.facts}
+    assert facts["net_profit_by_weekday"] == pytest.approx(expected, abs=0.01)
+    losing = [d for d, v in expected.items() if v < 0]
+    assert sorted(facts["losing_weekdays"]) == sorted(losing) and losing
+    for day in losing:
+        assert day in a.answer.split("Profitable")[0]
+    assert a.llm is None and "No language model was used" in a.answer
+    assert any(s.cited and s.kind == "pattern" for s in a.sources)
+    assert any(s.score is not None for s in a.sources)
+
+
+def test_one_backtest_drawdown_matches_a_hand_computed_peak_to_trough(ws):
+    bid = int(ws.backtests().filter(pl.col("name").str.contains("Bastet"))["id"][0])
+    t = ws.trades(bid).sort(["close_time", "open_time", "trade_id"])
+    cum = t["net_profit"].cum_sum().to_list()
+    peak, worst = 0.0, 0.0
+    for x in cum:
+        peak = max(peak, x)
+        worst = max(worst, peak - x)
+    a = ask(ws, "What happened in my worst drawdown?", backtest_id=bid, use_llm=False)
+    dd = next(f.value for f in a.facts if f.name == "worst_drawdown")
+    assert dd["backtest_id"] == bid and dd["drawdown"] == pytest.approx(worst, abs=0.01)
+    assert f"{worst:,.2f}" in a.answer
+    assert all(s.backtest_id == bid for s in a.sources)
+    assert any(s.kind == "trade" and s.cited for s in a.sources)
+
+
+def test_longest_losing_streak_matches_polars_rle(ws):
+    best = 0
+    for i in ws.backtests()["id"]:
+        s = ws.trades(i).sort(["close_time", "open_time", "trade_id"])["net_profit"].sign()
+        runs = s.rle().struct.unnest()
+        losing = runs.filter(pl.col("value") == -1)["len"]
+        best = max(best, int(losing.max() or 0))
+    a = ask(ws, "What was my longest losing streak?", use_llm=False)
+    assert next(f.value for f in a.facts if f.name == "longest_losing_streak")["length"] == best
+
+
+def test_parameter_sets_that_traded_most_on_mondays(ws):
+    t = all_trades(ws).filter(pl.col("close_time").dt.weekday() == 1)
+    counts = t.group_by("bt").len().sort(["len", "bt"], descending=[True, False])
+    a = ask(ws, "Which parameter sets traded most on Mondays?", use_llm=False)
+    top = next(f.value for f in a.facts if f.name == "most_trades_on_monday")
+    assert (top["backtest_id"], top["trades"]) == tuple(counts.row(0))
+    assert "parameters:" in a.answer
+
+
+@pytest.mark.slow
+def test_cli_ask_json(ws, monkeypatch):
+    env = {**os.environ, "WORKBENCH_HOME": str(ws.home), "OLLAMA_HOST": "http://127.0.0.1:9"}
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "ask", "Which weekdays lose money?", "--json"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) >= {"answer", "sources", "facts", "llm"} and data["llm"] is None
+    assert {"id", "kind", "backtest_id", "text", "score"} <= set(data["sources"][0])
+    assert {"name", "value", "query"} <= set(data["facts"][0])
+
+
+def test_llm_path_with_the_fake_server(ws, monkeypatch):
+    with FakeOllama(reply=lambda req: "Weekends are quiet; the losing weekdays are listed above.") as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        a = ask(ws, "Which weekdays lose money?")
+        assert a.llm == MODEL and "Weekends are quiet" in a.answer
+        user = fake.chats()[-1]["messages"][-1]["content"]
+        assert (
+            "<facts>" in user and "<data source=" in user and "QUESTION: Which weekdays lose money?" in user
+        )
+
+
+def test_llm_invented_numbers_are_dropped(ws, monkeypatch):
+    with FakeOllama(reply=lambda req: "You made 987,654.32 on Mondays.") as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        a = ask(ws, "Which weekdays lose money?")
+    assert a.llm is None and "987,654.32" not in a.answer and "discarded" in a.note

@@ -1,0 +1,43 @@
+"""Vectorised backtesting and parameter sweeps (fused Numba kernel) with a small strategy library.
+
+``sweep``/``iter_sweep`` for grids, ``run`` for one deep backtest, ``signals`` and ``portfolio`` (vectorbt)
+for analysis; strategies live one per module in ``strategies/`` (see docs/strategies.md), indicators in
+``indicators``. Conventions: :mod:`workbench.backtest.engine`.
+"""
+
+from __future__ import annotations
+
+from workbench.backtest.engine import (
+    BACKTESTING_PY_SIZE,
+    METRICS,
+    BacktestResult,
+    Size,
+    bars_from_pandas,
+    iter_sweep,
+    parse_grid,
+    portfolio,
+    run,
+    signals,
+    sweep,
+)
+from workbench.backtest.spec import STRATEGIES, Param, Rules, StrategySpec, get_strategy, strategy
+
+__all__ = [
+    "BACKTESTING_PY_SIZE",
+    "METRICS",
+    "STRATEGIES",
+    "BacktestResult",
+    "Param",
+    "Rules",
+    "Size",
+    "StrategySpec",
+    "bars_from_pandas",
+    "get_strategy",
+    "iter_sweep",
+    "parse_grid",
+    "portfolio",
+    "run",
+    "signals",
+    "strategy",
+    "sweep",
+]

@@ -1,0 +1,399 @@
+"""The fused Numba kernels: rule evaluation + order simulation + metrics in one pass per combination.
+
+``sweep_kernel`` runs ``prange`` over combinations and keeps only scalar state per combination (no equity
+or signal arrays), so memory is the bars plus the shared indicator matrix ``M`` (one row per distinct
+indicator, e.g. one SMA per distinct window). The same kernel run on one combination records
+its equity curve and trades (``run``). The conventions are documented in
+:mod:`workbench.backtest.engine`.
+
+Rules arrive as arrays. Each combination has up to four distinct *comparisons* ``j`` of a line ``A``
+with a line ``B``: ``ci[k, j] = (a1, a2, b, span)`` and ``cc[k, j]``: ``A = M[a1] - M[a2]`` (``a2 = -1``:
+just ``M[a1]``), ``B = EMA_span(A)`` if ``span > 0``, else ``M[b]`` if ``b >= 0``, else the constant
+``cc[k, j]``; ``nc[k]`` is the number of comparisons. At each bar comparison ``j`` sets event bit ``2j``
+when ``A`` crossed above ``B`` and bit ``2j+1`` when it crossed below; ``rb[k, r]`` is the event bit of
+rule ``r`` in (long_entry, long_exit, short_entry, short_exit), ``-1`` = never. The per-bar state of
+comparison 0 and of the position is held in scalars, which keeps the hot loop in registers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from workbench.backtest.indicators import ema_step
+
+METRICS = (
+    "total_return_pct",
+    "sharpe",
+    "max_drawdown_pct",
+    "trades",
+    "win_rate",
+    "profit_factor",
+    "final_equity",
+)
+N_METRICS = len(METRICS)
+TRADE_FIELDS = (
+    "eb",
+    "exit_bar",
+    "direction",
+    "size",
+    "entry_price",
+    "exit_price",
+    "commission",
+    "pnl",
+    "exit_reason",
+)
+EXIT_REASONS = ("signal", "stop_loss", "take_profit", "bankrupt")
+SIZE_UNITS, SIZE_FRACTION, SIZE_VOL_TARGET = 0, 1, 2
+_NONE = 9  # no pending order
+_DAYS_PER_YEAR = 252.0
+
+
+@njit(cache=True, inline="always")
+def _compare(av, bv, span, alpha, ema_v, ema_n):
+    """Line ``A`` (value ``av``) vs line ``B`` (``bv``, or the EMA of ``A`` when ``span > 0``):
+    returns (A < B, A > B, ema state). Scalars only: array arguments to inlined functions cost a
+    reference-count update per bar, so the caller reads the rows."""
+    if span > 0:
+        if av == av:
+            if ema_n == 0:
+                ema_v = av
+            else:
+                ema_v = ema_step(ema_v, av, alpha)
+            ema_n += 1
+        bv = ema_v if ema_n >= span else np.nan
+    return np.int64(av < bv), np.int64(av > bv), ema_v, ema_n
+
+
+@njit(cache=True, inline="always")
+def _events(lt, gt, prev, j):
+    """Event bits of comparison ``j`` (up = bit 2j, down = bit 2j+1) and its new below/above state bits."""
+    up = ((prev >> (2 * j)) & 1) & gt
+    down = ((prev >> (2 * j + 1)) & 1) & lt
+    return (up << (2 * j)) | (down << (2 * j + 1)), (lt << (2 * j)) | (gt << (2 * j + 1))
+
+
+@njit(cache=True)
+def _more_events(M, i, ci, cc, k, ncmp, es, prev):
+    """Event and state bits of comparisons 1..ncmp-1 (EMA state in ``es`` as value, count pairs)."""
+    events = np.int64(0)
+    state = np.int64(0)
+    for j in range(1, ncmp):
+        a1, a2, b, span = ci[k, j, 0], ci[k, j, 1], ci[k, j, 2], ci[k, j, 3]
+        av = M[a1, i] - M[a2, i] if a2 >= 0 else M[a1, i]
+        bv = M[b, i] if b >= 0 else cc[k, j]
+        alpha = 2.0 / (span + 1.0) if span > 0 else 0.0
+        lt, gt, v, m = _compare(av, bv, span, alpha, es[2 * j], np.int64(es[2 * j + 1]))
+        es[2 * j] = v
+        es[2 * j + 1] = m
+        e, s = _events(lt, gt, prev, j)
+        events |= e
+        state |= s
+    return events, state
+
+
+@njit(cache=True, inline="always")
+def _cmp_params(ci, cc, k, j):
+    """Comparison ``j`` of combination ``k`` as a tuple of scalars (hoisted out of the bar loop)."""
+    span = np.int64(ci[k, j, 3])
+    alpha = 2.0 / (span + 1.0) if span > 0 else 0.0
+    return np.int64(ci[k, j, 0]), np.int64(ci[k, j, 1]), np.int64(ci[k, j, 2]), span, cc[k, j], alpha
+
+
+@njit(cache=True, inline="always")
+def _flag(events, bit):
+    return bit >= 0 and ((events >> bit) & 1) == 1
+
+
+@njit(cache=True, inline="always")
+def _close(px, i, reason, pos, units, ep, ec, eb, comm, tr_out, n_trades):
+    """Close the position (direction ``pos``, ``units``, entry price ``ep``, entry commission ``ec``,
+    entry bar ``eb``) at ``px`` on bar ``i``: returns (cash change, pnl); records the trade in
+    ``tr_out`` when it has rows (a single-combination run)."""
+    gross = pos * units * (px - ep)
+    exit_comm = units * px * comm
+    pnl = gross - exit_comm - ec
+    if tr_out.shape[0] > 0:
+        t = tr_out[n_trades]
+        t[0] = eb
+        t[1] = i
+        t[2] = pos
+        t[3] = units
+        t[4] = ep
+        t[5] = px
+        t[6] = ec + exit_comm
+        t[7] = pnl
+        t[8] = reason
+    return gross - exit_comm, pnl
+
+
+@njit(cache=True, inline="always")
+def _enter(d, px, i, cash, vol_now, comm, spread, sl_k, tp_k, sizing):
+    """Open direction ``d`` at ``px`` on bar ``i``: (pos, units, entry price, entry commission, entry bar,
+    stop price, take price); ``pos`` 0 when the size comes out 0 (nothing is opened then)."""
+    adj = px * (1.0 + d * spread)
+    u = _units(sizing[0], sizing[1], sizing[2], sizing[3], cash, px, adj, comm, vol_now)
+    if u > 0:
+        return d, u, adj, u * adj * comm, i, adj * (1.0 - d * sl_k), adj * (1.0 + d * tp_k)
+    return 0, 0.0, 0.0, 0.0, i, 0.0, 0.0
+
+
+@njit(cache=True, inline="always")
+def _tally(pnl, n_trades, wins, gross_win, gross_loss):
+    """Trade statistics after one more closed trade with ``pnl``."""
+    if pnl > 0:
+        return n_trades + 1, wins + 1, gross_win + pnl, gross_loss
+    if pnl < 0:
+        return n_trades + 1, wins, gross_win, gross_loss - pnl
+    return n_trades + 1, wins, gross_win, gross_loss
+
+
+@njit(cache=True)
+def _simulate(
+    o, h, lo, c, day_end, M, ci, cc, nc, rb, k, sl, tp, vol,
+    cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
+    eq_out, tr_out, out,
+):  # fmt: skip
+    """One combination ``k``; ``eq_out``/``tr_out`` receive the equity curve and trades when they have
+    rows (a single-combination run), the metrics go to ``out``."""
+    n = c.shape[0]
+    ncmp = nc[k]
+    a1, a2, b0, span0, cst0, alpha0 = _cmp_params(ci, cc, k, 0)
+    es = np.zeros(8)
+    b_le = rb[k, 0]
+    b_lx = rb[k, 1]
+    b_se = rb[k, 2]
+    b_sx = rb[k, 3]
+    ev0 = np.nan
+    en0 = 0
+    prev = np.int64(0)
+    sl_k = sl[k]
+    tp_k = tp[k]
+    stops = sl_k > 0 or tp_k > 0
+    sizing = (size_mode, size_value, whole, max_lev)
+    record = eq_out.shape[0] > 0
+
+    cash = cash0
+    pos = 0
+    units = 0.0
+    ep = 0.0
+    ec = 0.0
+    eb = 0
+    stop_px = 0.0
+    take_px = 0.0
+    pending = _NONE
+    bust = False
+    n_trades = 0
+    wins = 0
+    gross_win = 0.0
+    gross_loss = 0.0
+
+    peak = cash0
+    trough = cash0
+    max_dd = 0.0
+    prev_day_eq = np.nan
+    n_ret = 0
+    mean_ret = 0.0
+    m2_ret = 0.0
+    eq = cash0
+
+    for i in range(n):
+        if not bust:
+            # 1. the order decided on the previous bar fills at this bar's open
+            if pending != _NONE:
+                tgt = pending
+                pending = _NONE
+                if pos != 0 and tgt != pos:
+                    dc, pnl = _close(o[i], i, 0, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                    cash += dc
+                    n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
+                    pos = 0
+                if tgt != 0 and pos == 0:
+                    pos, units, ep, ec, eb, stop_px, take_px = _enter(
+                        tgt, o[i], i, cash, vol[i - 1], comm, spread, sl_k, tp_k, sizing
+                    )
+                    cash -= ec
+
+            # 2. stop-loss / take-profit inside this bar (the stop first when both are touched)
+            if stops and pos != 0:
+                reason = 0
+                px = 0.0
+                if pos > 0:
+                    if sl_k > 0 and lo[i] <= stop_px:
+                        px = min(o[i], stop_px)
+                        reason = 1
+                    elif tp_k > 0 and h[i] >= take_px:
+                        px = max(o[i], take_px)
+                        reason = 2
+                else:
+                    if sl_k > 0 and h[i] >= stop_px:
+                        px = max(o[i], stop_px)
+                        reason = 1
+                    elif tp_k > 0 and lo[i] <= take_px:
+                        px = min(o[i], take_px)
+                        reason = 2
+                if reason > 0:
+                    dc, pnl = _close(px, i, reason, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                    cash += dc
+                    n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
+                    pos = 0
+
+            # 3. the rules at this bar's close decide the target position
+            av = M[a1, i] - M[a2, i] if a2 >= 0 else M[a1, i]
+            lt, gt, ev0, en0 = _compare(av, M[b0, i] if b0 >= 0 else cst0, span0, alpha0, ev0, en0)
+            events, state = _events(lt, gt, prev, 0)
+            if ncmp > 1:
+                e, st = _more_events(M, i, ci, cc, k, ncmp, es, prev)
+                events |= e
+                state |= st
+            prev = state
+            if events != 0:
+                le = _flag(events, b_le)
+                se = _flag(events, b_se)
+                tgt = pos
+                if pos > 0 and (se or _flag(events, b_lx)):
+                    tgt = 0
+                elif pos < 0 and (le or _flag(events, b_sx)):
+                    tgt = 0
+                if le and allow_long and pos != 1:
+                    tgt = 1
+                elif se and allow_short and pos != -1:
+                    tgt = -1
+                if tgt != pos:
+                    if not fill_close:
+                        if i + 1 < n:
+                            pending = tgt
+                    else:
+                        px = c[i]
+                        if pos != 0:
+                            dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                            cash += dc
+                            n_trades, wins, gross_win, gross_loss = _tally(
+                                pnl, n_trades, wins, gross_win, gross_loss
+                            )
+                            pos = 0
+                        if tgt != 0:
+                            pos, units, ep, ec, eb, stop_px, take_px = _enter(
+                                tgt, px, i, cash, vol[i], comm, spread, sl_k, tp_k, sizing
+                            )
+                            cash -= ec
+
+            # 4. mark to market at the close; out of money ends the run (as in backtesting.py)
+            if pos != 0:
+                eq = cash + pos * units * (c[i] - ep)
+                if eq <= 0:
+                    dc, pnl = _close(c[i], i, 3, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                    n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
+                    pos = 0
+                    eq = 0.0
+                    bust = True
+            else:
+                eq = cash
+                if eq <= 0:
+                    eq = 0.0
+                    bust = True
+
+        # 5. drawdown and the daily-return Sharpe (equity at the last bar of each calendar day)
+        if eq > peak:
+            peak = eq
+            trough = eq
+        elif eq < trough:  # a new low since the last peak: the only place the drawdown can grow
+            trough = eq
+            if peak > 0 and 1.0 - eq / peak > max_dd:
+                max_dd = 1.0 - eq / peak
+        if day_end[i]:
+            if prev_day_eq > 0:
+                r = eq / prev_day_eq - 1.0
+                n_ret += 1
+                delta = r - mean_ret
+                mean_ret += delta / n_ret
+                m2_ret += delta * (r - mean_ret)
+            prev_day_eq = eq
+        if record:
+            eq_out[i] = eq
+
+    out[0] = (eq / cash0 - 1.0) * 100.0
+    if n_ret >= 2 and m2_ret > 0:
+        out[1] = mean_ret / math.sqrt(m2_ret / (n_ret - 1)) * math.sqrt(_DAYS_PER_YEAR)
+    else:
+        out[1] = np.nan
+    out[2] = max_dd * 100.0
+    out[3] = n_trades
+    out[4] = wins / n_trades if n_trades > 0 else np.nan
+    if gross_loss > 0:
+        out[5] = gross_win / gross_loss
+    elif gross_win > 0:
+        out[5] = np.inf
+    else:
+        out[5] = np.nan
+    out[6] = eq
+
+
+@njit(cache=True, inline="always")
+def _units(size_mode, size_value, whole, max_lev, cash, px, adj, comm, vol_now):
+    """Units to buy/sell at fill price ``px`` (``adj`` = px after spread); 0 = cannot trade."""
+    if size_mode == SIZE_UNITS:
+        return size_value
+    if size_mode == SIZE_FRACTION:
+        f = size_value
+    else:
+        if not vol_now > 0:
+            return 0.0
+        f = min(size_value / vol_now, max_lev)
+    if not f > 0 or not cash > 0:
+        return 0.0
+    # backtesting.py's arithmetic: adjusted price + commission per unit, floor for whole units
+    per_unit = adj + (f * px * comm) / f
+    if whole:
+        return (cash * f) // per_unit
+    return cash * f / per_unit
+
+
+@njit(cache=True, parallel=True)
+def sweep_kernel(
+    o, h, lo, c, day_end, M, ci, cc, nc, rb, sl, tp, vol,
+    cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
+    eq_out, tr_out,
+):  # fmt: skip
+    """Metrics (``METRICS`` columns) of every combination; ``prange`` over combinations.
+
+    ``eq_out`` (n bars) and ``tr_out`` (n + 2 rows of ``TRADE_FIELDS``) record the equity curve and the
+    trades of a *single* combination (``run``); a sweep passes empty arrays. One compiled kernel serves
+    both, so a deep backtest is exactly a sweep row.
+    """
+    n_combos = ci.shape[0]
+    out = np.empty((n_combos, N_METRICS))
+    for k in prange(n_combos):
+        _simulate(
+            o, h, lo, c, day_end, M, ci, cc, nc, rb, k, sl, tp, vol,
+            cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
+            eq_out, tr_out, out[k],
+        )  # fmt: skip
+    return out
+
+
+@njit(cache=True)
+def signals_kernel(M, ci, cc, nc, rb):
+    """The four rule flags (long_entry, long_exit, short_entry, short_exit) of combination 0 per bar."""
+    n = M.shape[1]
+    a1, a2, b0, span0, cst0, alpha0 = _cmp_params(ci, cc, 0, 0)
+    es = np.zeros(8)
+    ncmp = nc[0]
+    ev0 = np.nan
+    en0 = 0
+    prev = np.int64(0)
+    out = np.zeros((4, n), np.bool_)
+    for i in range(n):
+        av = M[a1, i] - M[a2, i] if a2 >= 0 else M[a1, i]
+        lt, gt, ev0, en0 = _compare(av, M[b0, i] if b0 >= 0 else cst0, span0, alpha0, ev0, en0)
+        events, state = _events(lt, gt, prev, 0)
+        if ncmp > 1:
+            e, st = _more_events(M, i, ci, cc, 0, ncmp, es, prev)
+            events |= e
+            state |= st
+        prev = state
+        for r in range(4):
+            out[r, i] = _flag(events, rb[0, r])
+    return out

@@ -1,0 +1,760 @@
+"""Vectorised backtests and parameter sweeps over a bars frame (``ts, open, high, low, close, volume``).
+
+Public API (all re-exported by :mod:`workbench.backtest`):
+
+* ``sweep(bars, strategy, grid, ...) -> pl.DataFrame`` — one row per valid combination: the parameter
+  columns, then ``METRICS``; ``iter_sweep`` yields the same rows in chunks (bounded memory).
+* ``run(bars, strategy, params, ...) -> BacktestResult`` — one deep backtest with equity and trades.
+* ``signals(bars, strategy, params) -> pl.DataFrame`` — the four rule flags per bar.
+* ``portfolio(bars, strategy, params, ...)`` — the same signals as a vectorbt ``Portfolio``.
+* ``parse_grid(["fast=5:50", "slow=10:200:5"]) -> dict`` — ``start:stop[:step]`` with an inclusive stop.
+
+Conventions (one set, shared by ``sweep`` and ``run``; they reproduce backtesting.py 0.6 when configured
+alike, see tests/unit/backtest):
+
+* **Signals** are crossovers evaluated at each bar's close (tie rule in :mod:`workbench.backtest.spec`).
+  A long entry while short (or a short entry while long) reverses; an exit signal only closes.
+* **Fills**: ``fill="next_open"`` (default; backtesting.py, cTrader and MetaTrader behaviour) fills at
+  the next bar's open, a signal on the last bar is never filled; ``fill="close"`` fills at the signal
+  bar's close. A reversal closes first, then sizes the new position from the cash after that close.
+* **Costs**: ``commission`` is a fraction of notional charged on entry and on exit
+  (``units × price × commission``). ``spread`` is a fraction of price, the whole bid/ask spread of a
+  round trip, paid once on entry: a long fills at ``price × (1 + spread)``, a short at
+  ``price × (1 - spread)``; exits (signal, stop, take-profit) fill at the raw price. Both are exactly
+  backtesting.py's ``commission`` and ``spread``.
+* **Sizing** (:class:`Size`): ``Size.units(n)`` fixed units (no cash check, leverage unlimited);
+  ``Size.fraction(f)`` a fraction of equity: ``units = equity × f / (fill + price × commission)``, where
+  ``fill`` is the price after spread, floored to whole units with ``whole=True``; ``Size.vol_target(t)``:
+  the fraction ``t / σ`` (capped at ``max_leverage``) where σ is the annualised volatility of the last
+  ``window`` close-to-close returns at the signal bar. ``BACKTESTING_PY_SIZE`` reproduces
+  backtesting.py's default order size (all equity, whole units).
+* **Stops**: ``sl``/``tp`` are fractions of the entry price (``0`` = off). Checked on every bar from the
+  fill bar on (for ``fill="close"`` from the next bar), after the open's fill: a long stops at
+  ``min(open, entry × (1 - sl))`` when the low touches it, takes profit at ``max(open, entry × (1 + tp))``
+  when the high does; when both are touched in one bar the stop is assumed first. Either may be a grid key.
+* **Equity** is marked at every close: cash + open position at the close. A position still open after the
+  last bar is marked to market but is **not** a trade (backtesting.py's default); equity <= 0 closes
+  everything and ends the run (equity 0 afterwards).
+* **Metrics**: ``total_return_pct`` = final equity / cash - 1 in %; ``max_drawdown_pct`` = the largest
+  ``1 - equity / running peak`` over bar closes in % (a positive number); ``trades`` = closed round
+  trips; ``win_rate`` = fraction (0..1) of trades with pnl > 0; ``profit_factor`` = gross win / gross loss
+  (``inf`` with no losing trade, null with no trades); ``sharpe`` = mean / std (ddof=1) of **daily**
+  returns × √252, risk-free 0, where a day's return is the change of the equity at the last bar of that
+  calendar day (the wall-clock date of ``ts``) over the previous day's (days without bars are skipped;
+  null with < 2 returns) —
+  the convention of :mod:`workbench.analytics` and quantstats.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from workbench.backtest import _kernel as K
+from workbench.backtest.indicators import INDICATORS, OHLC, returns_vol
+from workbench.backtest.spec import Const, Cross, Diff, Ind, Smooth, StrategySpec, get_strategy, valid_mask
+from workbench.errors import ConfigError, DataError, MissingDependencyError, StrategyError
+
+__all__ = [
+    "METRICS",
+    "Size",
+    "BACKTESTING_PY_SIZE",
+    "BacktestResult",
+    "sweep",
+    "iter_sweep",
+    "run",
+    "signals",
+    "portfolio",
+    "parse_grid",
+    "bars_from_pandas",
+]
+
+METRICS = K.METRICS
+ENGINE_PARAMS = ("sl", "tp")  # grid keys the engine owns (stop-loss / take-profit fractions)
+FILLS = {"next_open": False, "close": True}
+DIRECTIONS = {"long": (True, False), "short": (False, True), "both": (True, True)}
+SIZE_MODES = {"units": K.SIZE_UNITS, "fraction": K.SIZE_FRACTION, "vol_target": K.SIZE_VOL_TARGET}
+DEFAULT_INDICATOR_BYTES = 1 << 30  # indicator rows kept at once by a sweep (1 GiB)
+
+
+@dataclass(frozen=True)
+class Size:
+    """Position sizing (see the module docstring); build it with the class methods."""
+
+    mode: Literal["units", "fraction", "vol_target"] = "fraction"
+    value: float = 1.0
+    whole: bool = False
+    window: int = 20
+    max_leverage: float = 1.0
+
+    @classmethod
+    def units(cls, n: float) -> Size:
+        return cls("units", float(n))
+
+    @classmethod
+    def fraction(cls, f: float = 1.0, *, whole: bool = False) -> Size:
+        return cls("fraction", float(f), whole)
+
+    @classmethod
+    def vol_target(
+        cls, target: float, *, window: int = 20, max_leverage: float = 1.0, whole: bool = False
+    ) -> Size:
+        return cls("vol_target", float(target), whole, int(window), float(max_leverage))
+
+    def _check(self) -> None:
+        if self.mode not in SIZE_MODES:
+            raise ConfigError(f"size mode {self.mode!r} is unknown (known: {', '.join(SIZE_MODES)})")
+        if not self.value > 0 or not math.isfinite(self.value):
+            raise ConfigError(f"size value must be a positive number, got {self.value!r}")
+        if self.mode == "vol_target" and (self.window < 2 or not self.max_leverage > 0):
+            raise ConfigError("vol_target needs window >= 2 and max_leverage > 0")
+
+
+# backtesting.py's default ``size=1 - sys.float_info.epsilon``: all equity, whole units
+BACKTESTING_PY_SIZE = Size.fraction(1 - sys.float_info.epsilon, whole=True)
+
+
+# -- bars ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Bars:
+    ts: np.ndarray  # int64 microseconds
+    day_end: np.ndarray  # bool: the last bar of its calendar day
+    ohlc: OHLC
+
+
+def _prepare(bars: pl.DataFrame) -> _Bars:
+    if not isinstance(bars, pl.DataFrame):
+        raise DataError(f"bars must be a polars DataFrame, got {type(bars).__name__}", where="bars")
+    missing = [c for c in ("ts", "open", "high", "low", "close") if c not in bars.columns]
+    if missing:
+        raise DataError(f"bars lack column(s) {', '.join(missing)}", where="bars")
+    if bars.height < 2:
+        raise DataError(f"bars need at least 2 rows, got {bars.height}", where="bars")
+    if not isinstance(bars.schema["ts"], pl.Datetime):
+        raise DataError(f"bars.ts must be a Datetime column, got {bars.schema['ts']}", where="bars.ts")
+    ts = bars["ts"].dt.cast_time_unit("us").dt.replace_time_zone(None)
+    if ts.null_count():
+        raise DataError("null timestamp", where=f"bars.ts row {ts.is_null().arg_max()}")
+    ts_i = ts.cast(pl.Int64).to_numpy()
+    bad = np.flatnonzero(np.diff(ts_i) <= 0)
+    if bad.size:
+        raise DataError("timestamps are not strictly increasing", where=f"bars.ts row {bad[0] + 1}")
+    cols = {}
+    for name in ("open", "high", "low", "close", "volume"):
+        if name == "volume" and name not in bars.columns:
+            cols[name] = np.zeros(bars.height)
+            continue
+        arr = bars[name].cast(pl.Float64).to_numpy().astype(np.float64, copy=False)
+        bad = np.flatnonzero(~np.isfinite(arr) | ((arr <= 0) if name != "volume" else False))
+        if bad.size:
+            raise DataError(
+                f"{name} is missing, not finite or not positive", where=f"bars.{name} row {bad[0]}"
+            )
+        cols[name] = np.ascontiguousarray(arr)
+    day = ts_i // 86_400_000_000
+    day_end = np.append(np.diff(day) != 0, True)
+    n_days = int(np.count_nonzero(day_end))
+    return _Bars(ts_i, day_end, OHLC(**cols, bars_per_year=252.0 * bars.height / n_days))
+
+
+def bars_from_pandas(df: Any) -> pl.DataFrame:
+    """A bars frame from a pandas OHLC frame with a DatetimeIndex (e.g. ``backtesting.test.EURUSD``)."""
+    cols = {c.lower(): df[c].to_numpy(dtype=np.float64) for c in df.columns}
+    missing = [c for c in ("open", "high", "low", "close") if c not in cols]
+    if missing:
+        raise DataError(f"frame lacks column(s) {', '.join(missing)}", where="columns")
+    ts = np.asarray(df.index.to_numpy(), dtype="datetime64[us]")
+    return pl.DataFrame(
+        {
+            "ts": pl.Series(ts).cast(pl.Datetime("us")),
+            **{c: cols[c] for c in ("open", "high", "low", "close")},
+            "volume": cols.get("volume", np.zeros(len(df))),
+        }
+    )
+
+
+# -- grid and rules --------------------------------------------------------------------------------------
+
+
+def parse_grid(items: Sequence[str]) -> dict[str, list[int | float]]:
+    """``["fast=5:50", "slow=10:200:5", "k=1.5,2", "signal=9"]`` -> lists (ranges include the stop)."""
+    grid: dict[str, list[int | float]] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not spec.strip():
+            raise ConfigError(f"grid item {item!r}: expected name=start:stop[:step] or name=a,b,c")
+        try:
+            if ":" in spec:
+                parts = [_number(p) for p in spec.split(":")]
+                if len(parts) not in (2, 3):
+                    raise ValueError
+                start, stop = parts[0], parts[1]
+                step = parts[2] if len(parts) == 3 else 1
+                if not step > 0 or stop < start:
+                    raise ConfigError(f"grid item {item!r}: need start <= stop and step > 0")
+                count = int(math.floor((stop - start) / step + 1e-9)) + 1
+                if all(isinstance(p, int) for p in parts) or (len(parts) == 2 and isinstance(start, int)):
+                    values: list[int | float] = [int(start + i * step) for i in range(count)]
+                else:
+                    values = [round(start + i * step, 12) for i in range(count)]
+            else:
+                values = [_number(p) for p in spec.split(",")]
+        except ValueError:
+            raise ConfigError(f"grid item {item!r}: not a number range") from None
+        if name in grid:
+            raise ConfigError(f"grid item {item!r}: {name!r} given twice")
+        grid[name] = values
+    return grid
+
+
+def _number(text: str) -> int | float:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _grid_frame(spec: StrategySpec, grid: Mapping[str, Sequence[Any]]) -> pl.DataFrame:
+    known = {p.name for p in spec.params} | set(ENGINE_PARAMS)
+    for name in grid:
+        if name not in known:
+            spec.param(name)  # raises, naming the known parameters
+    columns: list[pl.DataFrame] = []
+    for p in spec.params:
+        raw = grid.get(p.name, [p.default])
+        if isinstance(raw, str | bytes) or not isinstance(raw, Sequence | np.ndarray) or len(raw) == 0:
+            raise StrategyError(f"grid[{p.name!r}] must be a non-empty list of values")
+        vals = list(dict.fromkeys(p.coerce(v) for v in raw))
+        columns.append(
+            pl.DataFrame({p.name: pl.Series(vals, dtype=pl.Int64 if p.type is int else pl.Float64)})
+        )
+    for name in ENGINE_PARAMS:
+        if name in grid:
+            vals = list(dict.fromkeys(_fraction(name, v) for v in grid[name]))
+            columns.append(pl.DataFrame({name: pl.Series(vals, dtype=pl.Float64)}))
+    frame = columns[0]
+    for col in columns[1:]:
+        frame = frame.join(col, how="cross")
+    return frame.filter(valid_mask(spec, frame))
+
+
+def _fraction(name: str, v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise StrategyError(f"{name}: {v!r} is not a number") from None
+    if not 0 <= f < 10 or math.isnan(f):
+        raise StrategyError(f"{name}: {v!r} must be a fraction of the entry price >= 0 (0 = off)")
+    return f
+
+
+class _Compiled:
+    """The rules of many combinations as arrays, with indicator keys numbered in first-use order."""
+
+    def __init__(self) -> None:
+        self.keys: dict[Ind, int] = {}
+
+    def key(self, ind: Ind) -> int:
+        kid = self.keys.get(ind)
+        if kid is None:
+            INDICATORS.get(ind.name)  # an unknown name raises, with a suggestion
+            kid = self.keys[ind] = len(self.keys)
+        return kid
+
+    def compile(self, spec: StrategySpec, combos: list[dict[str, Any]]) -> _Rules:
+        n = len(combos)
+        ci: list[tuple[int, int, int, int]] = []
+        cc: list[float] = []
+        nc = np.zeros(n, np.int32)
+        rb = np.full((n, 4), -1, np.int8)
+        bits: list[list[int]] = []
+        pad = (-1, -1, -1, 0)
+        for k, params in enumerate(combos):
+            comparisons: dict[tuple[int, int, int, int, float], int] = {}
+            seen: dict[int, int] = {}  # id(cross) -> event bit (symmetric rules reuse one Cross)
+            row = [-1, -1, -1, -1]
+            for r, cross in enumerate(spec.rules(**params).resolved()):
+                if cross is None:
+                    continue
+                bit = seen.get(id(cross))
+                if bit is None:
+                    cmp = self._comparison(spec, cross)
+                    j = comparisons.setdefault(cmp, len(comparisons))
+                    bit = seen[id(cross)] = 2 * j + (0 if cross.direction > 0 else 1)
+                row[r] = bit
+            if not comparisons:
+                raise StrategyError(f"strategy {spec.name!r}: {params} produce no rule at all")
+            nc[k] = len(comparisons)
+            bits.append(row)
+            for cmp in comparisons:
+                ci.append(cmp[:4])
+                cc.append(cmp[4])
+            for _ in range(4 - len(comparisons)):
+                ci.append(pad)
+                cc.append(0.0)
+        rb[:] = np.array(bits, dtype=np.int8).reshape(n, 4)
+        return _Rules(
+            np.array(ci, dtype=np.int32).reshape(n, 4, 4),
+            np.array(cc, dtype=np.float64).reshape(n, 4),
+            nc,
+            rb,
+        )
+
+    def _comparison(self, spec: StrategySpec, cross: Cross) -> tuple[int, int, int, int, float]:
+        """``(a1, a2, b, span, constant)`` of one crossover (see :mod:`workbench.backtest._kernel`)."""
+        if not isinstance(cross, Cross) or cross.direction not in (1, -1):
+            raise StrategyError(
+                f"strategy {spec.name!r}: rules must be cross_above/cross_below, got {cross!r}"
+            )
+        a = cross.a
+        if isinstance(a, Ind):
+            a1, a2 = self.key(a), -1
+        elif isinstance(a, Diff):
+            a1, a2 = self.key(a.left), self.key(a.right)
+        else:
+            raise StrategyError(f"strategy {spec.name!r}: the crossing line must be an indicator, got {a!r}")
+        b = cross.b
+        if isinstance(b, Ind):
+            return a1, a2, self.key(b), 0, 0.0
+        if isinstance(b, Const):
+            return a1, a2, -1, 0, float(b.value)
+        if isinstance(b, Smooth) and b.line == a and b.span >= 1:
+            return a1, a2, -1, b.span, 0.0
+        raise StrategyError(
+            f"strategy {spec.name!r}: the line crossed must be an indicator, a number or an EMA of "
+            f"the crossing line, got {b!r}"
+        )
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Compiled rules of many combinations (layout in :mod:`workbench.backtest._kernel`)."""
+
+    ci: np.ndarray
+    cc: np.ndarray
+    nc: np.ndarray
+    rb: np.ndarray
+
+    def rows(self) -> np.ndarray:
+        return self.ci[:, :, :3]
+
+    def chunk(self, start: int, stop: int, lookup: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The arrays of combinations ``start:stop`` with key ids replaced by matrix slots."""
+        ci = self.ci[start:stop].copy()
+        for j in range(3):
+            col = ci[:, :, j]
+            mask = col >= 0
+            col[mask] = lookup[col[mask]]
+        return ci, self.cc[start:stop], self.nc[start:stop], self.rb[start:stop]
+
+
+class _RowCache:
+    """Indicator rows in one preallocated matrix; least-recently-used rows are overwritten."""
+
+    def __init__(self, ohlc: OHLC, keys: list[Ind], capacity: int) -> None:
+        self.ohlc = ohlc
+        self.keys = keys
+        self.matrix = np.empty((max(capacity, 1), ohlc.close.shape[0]))
+        self.slots: OrderedDict[int, int] = OrderedDict()  # key id -> slot, in use order
+
+    def slots_for(self, ids: np.ndarray) -> np.ndarray:
+        """Slot of every key id in ``ids`` (computing missing rows); returns a key id -> slot lookup."""
+        need = [int(x) for x in np.unique(ids) if x >= 0]
+        if len(need) > self.matrix.shape[0]:
+            self.matrix = np.empty((len(need), self.matrix.shape[1]))
+            self.slots.clear()
+        lookup = np.full(len(self.keys), -1, np.int32)
+        free = sorted(set(range(self.matrix.shape[0])) - set(self.slots.values()))
+        needed = set(need)
+        for kid in need:
+            if kid in self.slots:
+                self.slots.move_to_end(kid)
+            else:
+                if free:
+                    slot = free.pop(0)
+                else:
+                    victim = next(k for k in self.slots if k not in needed)
+                    slot = self.slots.pop(victim)
+                ind = self.keys[kid]
+                values = np.asarray(INDICATORS.get(ind.name)(self.ohlc, *ind.args), dtype=np.float64)
+                if values.shape != (self.matrix.shape[1],):
+                    raise StrategyError(f"indicator {ind.name}{ind.args} returned shape {values.shape}")
+                self.matrix[slot] = values
+                self.slots[kid] = slot
+            lookup[kid] = self.slots[kid]
+        return lookup
+
+
+@dataclass(frozen=True)
+class _Settings:
+    fill_close: bool
+    allow_long: bool
+    allow_short: bool
+    cash: float
+    commission: float
+    spread: float
+    size: Size
+
+    def kernel_args(self) -> tuple[Any, ...]:
+        s = self.size
+        return (
+            float(self.cash),
+            float(self.commission),
+            float(self.spread),
+            SIZE_MODES[s.mode],
+            float(s.value),
+            bool(s.whole),
+            float(s.max_leverage),
+            self.fill_close,
+            self.allow_long,
+            self.allow_short,
+        )
+
+
+def _settings(
+    fill: str, direction: str, cash: float, commission: float, spread: float, size: Size
+) -> _Settings:
+    if fill not in FILLS:
+        raise ConfigError(f"fill {fill!r} is unknown (known: {', '.join(FILLS)})")
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"direction {direction!r} is unknown (known: {', '.join(DIRECTIONS)})")
+    if not cash > 0 or not math.isfinite(cash):
+        raise ConfigError(f"cash must be positive, got {cash!r}")
+    if not -0.1 <= commission < 0.1:
+        raise ConfigError(f"commission is a fraction of notional in [-0.1, 0.1), got {commission!r}")
+    if not 0 <= spread < 0.1:
+        raise ConfigError(f"spread is a fraction of price in [0, 0.1), got {spread!r}")
+    if not isinstance(size, Size):
+        raise ConfigError(f"size must be a Size (Size.units/fraction/vol_target), got {size!r}")
+    size._check()
+    long_ok, short_ok = DIRECTIONS[direction]
+    return _Settings(FILLS[fill], long_ok, short_ok, float(cash), float(commission), float(spread), size)
+
+
+def _vol(b: _Bars, size: Size) -> np.ndarray:
+    if size.mode != "vol_target":
+        return np.zeros(b.ohlc.close.shape[0])
+    return returns_vol(b.ohlc.close, size.window, b.ohlc.bars_per_year)
+
+
+def _ohlc_args(b: _Bars) -> tuple[np.ndarray, ...]:
+    o = b.ohlc
+    return o.open, o.high, o.low, o.close, b.day_end
+
+
+# -- sweep -----------------------------------------------------------------------------------------------
+
+
+def iter_sweep(
+    bars: pl.DataFrame,
+    strategy: str | StrategySpec,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    fill: str = "next_open",
+    direction: str = "long",
+    cash: float = 10_000,
+    commission: float = 0.0,
+    spread: float = 0.0,
+    size: Size = Size(),
+    sl: float = 0.0,
+    tp: float = 0.0,
+    chunk_size: int | None = None,
+    max_indicator_bytes: int = DEFAULT_INDICATOR_BYTES,
+) -> Iterator[pl.DataFrame]:
+    """Yield the rows of :func:`sweep` in chunks of ``chunk_size`` combinations (default 10 000).
+
+    Memory is the bars, the indicator rows (at most ``max_indicator_bytes``, unless one chunk needs more)
+    and one chunk of results: 1M bars × 1000 SMA pairs stays around 1 GiB.
+    """
+    spec = get_strategy(strategy)
+    settings = _settings(fill, direction, cash, commission, spread, size)
+    b = _prepare(bars)
+    frame = _grid_frame(spec, grid)
+    if frame.height == 0:
+        raise StrategyError(
+            f"no combination of the grid satisfies {spec.name!r}'s constraint {spec.constraint!r}"
+        )
+    chunk = int(chunk_size) if chunk_size else 10_000
+    if chunk < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
+    names = [p.name for p in spec.params]
+    compiled = _Compiled()
+    rules = compiled.compile(spec, frame.select(names).to_dicts())
+    n = b.ohlc.close.shape[0]
+    keys = list(compiled.keys)
+    rows = rules.rows()
+    per_chunk = max(
+        len(np.unique(rows[s : s + chunk][rows[s : s + chunk] >= 0])) for s in range(0, len(rows), chunk)
+    )
+    capacity = min(len(keys), max(per_chunk, max_indicator_bytes // (8 * n)))
+    cache = _RowCache(b.ohlc, keys, capacity)
+    for name, value in (("sl", sl), ("tp", tp)):
+        if name in frame.columns and value:
+            raise ConfigError(f"{name} is both a grid key and a keyword ({value!r}); give it once")
+    sl_all = frame["sl"].to_numpy() if "sl" in frame.columns else np.full(frame.height, _fraction("sl", sl))
+    tp_all = frame["tp"].to_numpy() if "tp" in frame.columns else np.full(frame.height, _fraction("tp", tp))
+    vol = _vol(b, settings.size)
+    no_equity, no_trades = np.empty(0), np.empty((0, len(K.TRADE_FIELDS)))
+    for start in range(0, frame.height, chunk):
+        stop = min(start + chunk, frame.height)
+        lookup = cache.slots_for(rows[start:stop])
+        out = K.sweep_kernel(
+            *_ohlc_args(b),
+            cache.matrix,
+            *rules.chunk(start, stop, lookup),
+            np.ascontiguousarray(sl_all[start:stop], dtype=np.float64),
+            np.ascontiguousarray(tp_all[start:stop], dtype=np.float64),
+            vol,
+            *settings.kernel_args(),
+            no_equity,
+            no_trades,
+        )
+        yield _metrics_frame(frame.slice(start, stop - start), out)
+
+
+def sweep(
+    bars: pl.DataFrame,
+    strategy: str | StrategySpec,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    fill: str = "next_open",
+    direction: str = "long",
+    cash: float = 10_000,
+    commission: float = 0.0,
+    spread: float = 0.0,
+    size: Size = Size(),
+    sl: float = 0.0,
+    tp: float = 0.0,
+    chunk_size: int | None = None,
+) -> pl.DataFrame:
+    """Backtest every valid combination of ``grid`` (param -> list of values; missing params use their
+    defaults; ``sl``/``tp`` may be swept too). One row per combination: params then ``METRICS``."""
+    chunks = list(
+        iter_sweep(
+            bars,
+            strategy,
+            grid,
+            fill=fill,
+            direction=direction,
+            cash=cash,
+            commission=commission,
+            spread=spread,
+            size=size,
+            sl=sl,
+            tp=tp,
+            chunk_size=chunk_size or sys.maxsize,
+        )
+    )
+    return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _metrics_frame(params: pl.DataFrame, out: np.ndarray) -> pl.DataFrame:
+    """``params`` with the metric columns; undefined metrics (NaN) become nulls, ``trades`` Int64."""
+    cols = [
+        pl.Series(name, out[:, j].astype(np.int64))
+        if name == "trades"
+        else pl.Series(name, np.ascontiguousarray(out[:, j]), nan_to_null=True)
+        for j, name in enumerate(METRICS)
+    ]
+    return params.hstack(cols)
+
+
+# -- one deep backtest -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """One backtest: ``metrics`` (``METRICS`` names; null-like NaN as ``None``), the equity curve
+    (``ts, equity, drawdown_pct``) and the closed trades."""
+
+    strategy: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    equity: pl.DataFrame
+    trades: pl.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_trades(self, symbol: str = "") -> pl.DataFrame:
+        """The trades in the ingest ``TRADES_SCHEMA`` (for :mod:`workbench.analytics` and the store)."""
+        from workbench.ingest.records import TRADES_SCHEMA, conform
+
+        t = self.trades
+        frame = t.select(
+            pl.col("trade_id").cast(pl.Utf8),
+            pl.col("entry_time").alias("open_time"),
+            pl.col("exit_time").alias("close_time"),
+            pl.lit(symbol).alias("symbol"),
+            "direction",
+            pl.col("size").alias("volume"),
+            "entry_price",
+            "exit_price",
+            (-pl.col("commission")).alias("commission"),
+            pl.lit(0.0).alias("swap"),
+            (pl.col("pnl") + pl.col("commission")).alias("profit"),
+            pl.col("pnl").alias("net_profit"),
+            pl.col("exit_reason").alias("comment"),
+        )
+        return conform(frame, TRADES_SCHEMA)
+
+
+def _single(
+    spec: StrategySpec, b: _Bars, params: Mapping[str, Any]
+) -> tuple[dict[str, Any], np.ndarray, tuple[np.ndarray, ...]]:
+    """Checked params, the indicator matrix and the kernel rule arrays of one combination."""
+    checked = spec.check({k: v for k, v in params.items() if k not in ENGINE_PARAMS})
+    compiled = _Compiled()
+    rules = compiled.compile(spec, [checked])
+    cache = _RowCache(b.ohlc, list(compiled.keys), len(compiled.keys))
+    lookup = cache.slots_for(rules.rows())
+    return checked, cache.matrix, rules.chunk(0, 1, lookup)
+
+
+def run(
+    bars: pl.DataFrame,
+    strategy: str | StrategySpec,
+    params: Mapping[str, Any] | None = None,
+    *,
+    fill: str = "next_open",
+    direction: str = "long",
+    cash: float = 10_000,
+    commission: float = 0.0,
+    spread: float = 0.0,
+    size: Size = Size(),
+    sl: float = 0.0,
+    tp: float = 0.0,
+) -> BacktestResult:
+    """One backtest of ``strategy`` with ``params`` (defaults for the missing ones)."""
+    spec = get_strategy(strategy)
+    settings = _settings(fill, direction, cash, commission, spread, size)
+    b = _prepare(bars)
+    params = dict(params or {})
+    sl = _fraction("sl", params.pop("sl", sl))
+    tp = _fraction("tp", params.pop("tp", tp))
+    checked, matrix, arrays = _single(spec, b, params)
+    n = b.ohlc.close.shape[0]
+    eq = np.empty(n)
+    tr = np.empty((n + 2, len(K.TRADE_FIELDS)))
+    out = K.sweep_kernel(
+        *_ohlc_args(b), matrix, *arrays, np.array([sl]), np.array([tp]), _vol(b, settings.size),
+        *settings.kernel_args(), eq, tr,
+    )[0]  # fmt: skip
+    tr = tr[: int(out[3])]
+    ts = pl.Series("ts", b.ts).cast(pl.Datetime("us"))
+    equity = pl.DataFrame({"ts": ts, "equity": eq}).with_columns(
+        drawdown_pct=(1.0 - pl.col("equity") / pl.col("equity").cum_max()) * 100.0
+    )
+    entry_bar = tr[:, 0].astype(np.int64)
+    exit_bar = tr[:, 1].astype(np.int64)
+    trades = pl.DataFrame(
+        {
+            "trade_id": np.arange(1, tr.shape[0] + 1, dtype=np.int64),
+            "direction": np.where(tr[:, 2] > 0, "long", "short"),
+            "size": tr[:, 3],
+            "entry_bar": entry_bar,
+            "exit_bar": exit_bar,
+            "entry_time": ts.gather(entry_bar),
+            "exit_time": ts.gather(exit_bar),
+            "entry_price": tr[:, 4],
+            "exit_price": tr[:, 5],
+            "commission": tr[:, 6],
+            "pnl": tr[:, 7],
+            "exit_reason": np.array(K.EXIT_REASONS, dtype=object)[tr[:, 8].astype(np.int64)].astype(str),
+        },
+        schema_overrides={"direction": pl.Utf8, "exit_reason": pl.Utf8},
+    ).with_columns(return_pct=pl.col("pnl") / (pl.col("size") * pl.col("entry_price")) * 100.0)
+    metrics = {
+        name: (int(v) if name == "trades" else (None if math.isnan(v) else float(v)))
+        for name, v in zip(METRICS, out.tolist(), strict=True)
+    }
+    return BacktestResult(
+        strategy=spec.name,
+        params={**checked, "sl": sl, "tp": tp},
+        metrics=metrics,
+        equity=equity,
+        trades=trades,
+        settings={"fill": fill, "direction": direction, "cash": cash, "commission": commission,
+                  "spread": spread, "size": settings.size},
+    )  # fmt: skip
+
+
+def signals(
+    bars: pl.DataFrame, strategy: str | StrategySpec, params: Mapping[str, Any] | None = None
+) -> pl.DataFrame:
+    """``ts, long_entry, long_exit, short_entry, short_exit``: the rule flags at each bar's close."""
+    spec = get_strategy(strategy)
+    b = _prepare(bars)
+    _, matrix, arrays = _single(spec, b, dict(params or {}))
+    flags = K.signals_kernel(matrix, *arrays)
+    return pl.DataFrame(
+        {
+            "ts": pl.Series(b.ts).cast(pl.Datetime("us")),
+            "long_entry": flags[0],
+            "long_exit": flags[1],
+            "short_entry": flags[2],
+            "short_exit": flags[3],
+        }
+    )
+
+
+def portfolio(
+    bars: pl.DataFrame,
+    strategy: str | StrategySpec,
+    params: Mapping[str, Any] | None = None,
+    *,
+    fill: str = "next_open",
+    direction: str = "long",
+    cash: float = 10_000,
+    commission: float = 0.0,
+    freq: str | None = None,
+) -> Any:
+    """A vectorbt ``Portfolio`` of the same signals (all cash per entry, fractional units) for rich
+    analysis. vectorbt's own conventions apply to the simulation (its ``fees`` = our ``commission``);
+    ``next_open`` is modelled by shifting the signals one bar and filling at the open."""
+    try:
+        import pandas as pd
+        import vectorbt as vbt
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise MissingDependencyError("vectorbt", "backtest") from None
+    _settings(fill, direction, cash, commission, 0.0, Size())
+    sig = signals(bars, strategy, params)
+    b = _prepare(bars)
+    index = pd.DatetimeIndex(b.ts.astype("datetime64[us]"))
+    flags = {c: sig[c].to_numpy() for c in ("long_entry", "long_exit", "short_entry", "short_exit")}
+    long_ok, short_ok = DIRECTIONS[direction]
+    if not long_ok:
+        flags["long_entry"] = np.zeros_like(flags["long_entry"])
+    if not short_ok:
+        flags["long_exit"] = flags["long_exit"] | flags["short_entry"]
+        flags["short_entry"] = np.zeros_like(flags["short_entry"])
+    price = b.ohlc.close
+    if not FILLS[fill]:
+        flags = {k: np.concatenate([[False], v[:-1]]) for k, v in flags.items()}
+        price = b.ohlc.open
+    s = {k: pd.Series(v, index=index) for k, v in flags.items()}
+    return vbt.Portfolio.from_signals(
+        pd.Series(b.ohlc.close, index=index),
+        entries=s["long_entry"],
+        exits=s["long_exit"],
+        short_entries=s["short_entry"],
+        short_exits=s["short_exit"],
+        price=pd.Series(price, index=index),
+        init_cash=cash,
+        fees=commission,
+        freq=freq or _freq(b),
+    )
+
+
+def _freq(b: _Bars) -> str:
+    step = int(np.median(np.diff(b.ts[: min(len(b.ts), 1000)])))
+    return f"{step}us"

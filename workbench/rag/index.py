@@ -1,0 +1,303 @@
+"""The vector index: Chroma collections of chunk embeddings, kept in step with ``embeddings_metadata``.
+
+* **Where.** An embedded ``chromadb.PersistentClient`` under ``<workspace>/chroma`` by default;
+  ``CHROMA_HOST`` (``http://host:port`` or ``host:port``) selects a Chroma server instead.
+* **Incremental.** A chunk is embedded only when its id is not yet in the catalog table
+  ``embeddings_metadata`` with the same text hash and model, or is missing from Chroma (a new
+  server, a deleted folder). Indexing a new backtest embeds only its chunks; re-indexing embeds
+  nothing twice. Chunks a backtest no longer produces are deleted from both.
+* **Batched.** Texts are embedded ``batch`` at a time, each batch written to Chroma and then to the
+  catalog in one transaction, so an interrupted run keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+import polars as pl
+
+from workbench.config import settings
+from workbench.errors import ConfigError, MissingDependencyError
+from workbench.rag.chunks import COLLECTIONS, Chunk, chunks_for
+from workbench.store import Q, utcnow
+
+if TYPE_CHECKING:
+    from workbench.workspace import Workspace
+
+__all__ = ["VectorIndex", "Hit", "IndexReport", "index_backtests", "open_index"]
+
+COLLECTION_NAMES = tuple(dict.fromkeys(COLLECTIONS.values()))
+_GET_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    collection: str
+    text: str
+    metadata: dict[str, Any]
+    score: float  # cosine similarity, 1 = same direction
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata.get("kind", ""))
+
+    @property
+    def backtest_id(self) -> int | None:
+        v = self.metadata.get("backtest_id")
+        return None if v is None else int(v)
+
+
+def _parse_host(host: str) -> tuple[str, int, bool]:
+    url = urlparse(host if "://" in host else f"http://{host}")
+    if not url.hostname:
+        raise ConfigError(f"CHROMA_HOST must look like http://host:port, got {host!r}")
+    ssl = url.scheme == "https"
+    return url.hostname, url.port or (443 if ssl else 8000), ssl
+
+
+class VectorIndex:
+    """The three collections of one workspace (or of a Chroma server), with our embedding function."""
+
+    def __init__(self, home: str | Path, host: str | None = None, *, quantized: bool = False) -> None:
+        try:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+        except ImportError:
+            raise MissingDependencyError("chromadb", "rag") from None
+        from workbench.rag.embed import MODEL_NAME, embedding_function
+
+        cs = ChromaSettings(anonymized_telemetry=False)
+        self.host = host
+        if host:
+            h, port, ssl = _parse_host(host)
+            try:
+                self.client = chromadb.HttpClient(host=h, port=port, ssl=ssl, settings=cs)
+                self.client.heartbeat()
+            except Exception as e:  # noqa: BLE001 - any transport error means the same to the user
+                raise ConfigError(
+                    f"CHROMA_HOST={host}: no Chroma server answers ({type(e).__name__}); start one with "
+                    "`chroma run --path DIR --port PORT` or unset CHROMA_HOST for the embedded store"
+                ) from None
+            self.where = host
+        else:
+            path = Path(home) / "chroma"
+            path.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(path), settings=cs)
+            self.where = str(path)
+        self.quantized = quantized
+        self.model = MODEL_NAME + (":int8" if quantized else "")
+        self.ef = embedding_function(quantized=quantized)
+        self._cols: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"VectorIndex({self.where!r}, model={self.model!r})"
+
+    def collection(self, name: str) -> Any:
+        if name not in self._cols:
+            self._cols[name] = self.client.get_or_create_collection(
+                name, embedding_function=self.ef, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self._cols[name]
+
+    def count(self) -> dict[str, int]:
+        return {name: self.collection(name).count() for name in COLLECTION_NAMES}
+
+    def present(self, name: str, ids: Sequence[str]) -> set[str]:
+        col, out = self.collection(name), set()
+        for i in range(0, len(ids), _GET_BATCH):
+            out.update(col.get(ids=list(ids[i : i + _GET_BATCH]), include=[])["ids"])
+        return out
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        by: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(chunks):
+            by[c.collection].append(i)
+        for name, rows in by.items():
+            self.collection(name).upsert(
+                ids=[chunks[i].id for i in rows],
+                documents=[chunks[i].text for i in rows],
+                metadatas=[chunks[i].chroma_metadata() for i in rows],
+                embeddings=vectors[rows],
+            )
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            self.collection(name).delete(ids=list(ids))
+
+    def query(
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        *,
+        where: dict[str, Any] | None = None,
+        collections: Iterable[str] = COLLECTION_NAMES,
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks over ``collections`` (best first), optionally filtered by metadata."""
+        hits: list[Hit] = []
+        for name in collections:
+            res = self.collection(name).query(
+                query_embeddings=[vector],
+                n_results=k,
+                where=where or None,
+                include=["documents", "metadatas", "distances"],
+            )
+            for cid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            ):
+                hits.append(Hit(cid, name, doc or "", dict(meta or {}), round(1.0 - float(dist), 4)))
+        return sorted(hits, key=lambda h: -h.score)[:k]
+
+    def get(self, ids: Sequence[str]) -> dict[str, Hit]:
+        """Stored chunks by id (any collection); ids not indexed are left out."""
+        by: dict[str, list[str]] = defaultdict(list)
+        for cid in ids:
+            kind = cid.split(":", 1)[0]
+            if kind in COLLECTIONS:
+                by[COLLECTIONS[kind]].append(cid)
+        out: dict[str, Hit] = {}
+        for name, wanted in by.items():
+            res = self.collection(name).get(ids=wanted, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True):
+                out[cid] = Hit(cid, name, doc or "", dict(meta or {}), 1.0)
+        return out
+
+
+def open_index(ws: Workspace, *, quantized: bool = False) -> VectorIndex:
+    """The index of ``ws``: embedded under ``<home>/chroma``, or the server named by ``CHROMA_HOST``."""
+    return VectorIndex(ws.home, settings().chroma_host, quantized=quantized)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexReport:
+    backtests: tuple[int, ...]
+    chunks: int  # chunks the backtests produce
+    embedded: int  # newly embedded now
+    skipped: int  # already in the index with the same text and model
+    removed: int  # stale chunks deleted
+    by_kind: dict[str, int]
+    seconds: float
+    where: str
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backtests": list(self.backtests),
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "skipped": self.skipped,
+            "removed": self.removed,
+            "by_kind": self.by_kind,
+            "seconds": round(self.seconds, 3),
+            "chunks_per_second": round(self.embedded / self.seconds, 1) if self.seconds > 0 else None,
+            "where": self.where,
+            "model": self.model,
+        }
+
+
+def _catalog_rows(chunks: Sequence[Chunk], model: str) -> pl.DataFrame:
+    now = utcnow()
+    return pl.DataFrame(
+        {
+            "chunk_id": [c.id for c in chunks],
+            "collection": [c.collection for c in chunks],
+            "kind": [c.kind for c in chunks],
+            "backtest_id": [c.backtest_id for c in chunks],
+            "text_sha256": [c.sha256 for c in chunks],
+            "model": [model] * len(chunks),
+            "metadata": [json.dumps(c.chroma_metadata()) for c in chunks],
+            "created_at": [now] * len(chunks),
+        },
+        schema={
+            "chunk_id": pl.Utf8,
+            "collection": pl.Utf8,
+            "kind": pl.Utf8,
+            "backtest_id": pl.Int64,
+            "text_sha256": pl.Utf8,
+            "model": pl.Utf8,
+            "metadata": pl.Utf8,
+            "created_at": pl.Datetime("us"),
+        },
+    )
+
+
+def index_backtests(
+    ws: Workspace,
+    ids: Iterable[int] | None = None,
+    *,
+    progress: bool = False,
+    index: VectorIndex | None = None,
+    max_trades: int | None = None,
+    batch: int = 256,
+) -> IndexReport:
+    """Embed the chunks of backtests ``ids`` (default: every backtest with trades) that are not indexed yet.
+
+    Call it after ingesting (``index_backtests(ws, [new ids])``) or from ``workbench index``."""
+    from workbench.rag.embed import embedder
+
+    t0 = time.perf_counter()
+    cfg = settings()
+    max_trades = cfg.rag_max_trades if max_trades is None else max_trades
+    wanted = (
+        [int(i) for i in ids]
+        if ids is not None
+        else ws.store.frame(Q.rag_backtests_with_trades)["id"].to_list()
+    )
+    index = index or open_index(ws)
+    chunks = [c for bid in wanted for c in chunks_for(ws, bid, max_trades=max_trades)]
+    known = dict(ws.store.frame(Q.rag_embedded_chunks, [index.model, wanted]).iter_rows())
+    by_col: dict[str, list[str]] = defaultdict(list)
+    for c in chunks:
+        by_col[c.collection].append(c.id)
+    present = {cid for name, cids in by_col.items() for cid in index.present(name, cids)}
+    todo = [c for c in chunks if known.get(c.id) != c.sha256 or c.id not in present]
+    current = {c.id for c in chunks}
+    stale = [cid for cid in known if cid not in current]
+    for cid in stale:
+        kind = cid.split(":", 1)[0]
+        index.delete(COLLECTIONS.get(kind, COLLECTION_NAMES[0]), [cid])
+    if stale:
+        with ws.store.transaction() as con:
+            con.execute(Q.rag_delete_embeddings_metadata, [stale])
+
+    bar = None
+    if progress and todo:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc="index", unit="chunk")
+    emb = embedder(quantized=index.quantized) if todo else None
+    for i in range(0, len(todo), batch):
+        part = todo[i : i + batch]
+        vectors = emb.encode([c.text for c in part])
+        index.upsert(part, vectors)
+        frame = _catalog_rows(part, index.model)
+        with ws.store.transaction() as con:
+            con.register("frame", frame)
+            con.execute(Q.rag_upsert_embeddings_metadata)
+            con.unregister("frame")
+        if bar is not None:
+            bar.update(len(part))
+    if bar is not None:
+        bar.close()
+    kinds: dict[str, int] = defaultdict(int)
+    for c in chunks:
+        kinds[c.kind] += 1
+    return IndexReport(
+        backtests=tuple(wanted),
+        chunks=len(chunks),
+        embedded=len(todo),
+        skipped=len(chunks) - len(todo),
+        removed=len(stale),
+        by_kind=dict(kinds),
+        seconds=time.perf_counter() - t0,
+        where=index.where,
+        model=index.model,
+    )
