@@ -105,21 +105,25 @@ def ticks_to_bars(frame: pl.DataFrame, every: str = "1m", *, symbol: str | None 
         price = pl.col("price").cast(pl.Float64)
     else:
         raise DataError("ticks need bid and ask columns, or a price column", where="columns")
-    sym = pl.col("symbol").cast(pl.String) if "symbol" in cols else pl.lit(symbol, dtype=pl.String)
     vol = pl.col("volume").cast(pl.Float64) if "volume" in cols else pl.lit(1.0)
-    ticks = (
-        frame.lazy()
-        .select(
-            sym.alias("symbol"),
-            pl.col("ts").cast(pl.Datetime("us")),
-            price.alias("_p"),
-            vol.alias("_v"),
-        )
-        .filter(pl.col("_p").is_not_null() & pl.col("_p").is_not_nan() & pl.col("ts").is_not_null())
-        .sort("symbol", "ts", nulls_last=True)
+    grouped = "symbol" in cols
+    ticks = frame.lazy().select(
+        *([pl.col("symbol").cast(pl.String)] if grouped else []),
+        pl.col("ts"),  # aggregated in its own unit; bars are cast to microseconds by conform()
+        price.alias("_p"),
+        vol.alias("_v"),
     )
+    ticks = ticks.filter(pl.col("_p").is_not_null() & pl.col("_p").is_not_nan() & pl.col("ts").is_not_null())
+    if grouped:
+        ticks = ticks.sort("symbol", "ts")
+    elif not frame["ts"].is_sorted():  # one symbol, already in time order (the usual case): no sort
+        ticks = ticks.sort("ts")
+    else:
+        ticks = ticks.set_sorted("ts")
     bars = (
-        ticks.group_by_dynamic("ts", every=tf, closed="left", label="left", group_by="symbol")
+        ticks.group_by_dynamic(
+            "ts", every=tf, closed="left", label="left", group_by="symbol" if grouped else None
+        )
         .agg(
             pl.col("_p").first().alias("open"),
             pl.col("_p").max().alias("high"),
@@ -128,6 +132,8 @@ def ticks_to_bars(frame: pl.DataFrame, every: str = "1m", *, symbol: str | None 
             pl.col("_v").sum().alias("volume"),
         )
         .with_columns(pl.lit(tf).alias("timeframe"))
-        .collect()
     )
+    if not grouped:
+        bars = bars.with_columns(pl.lit(symbol, dtype=pl.String).alias("symbol"))
+    bars = bars.collect()
     return conform(bars, BARS_SCHEMA)
