@@ -11,6 +11,7 @@ CHROMA_HOST        ChromaDB server (empty: embedded store)     (empty)
 RAY_ADDRESS        Ray cluster for optimisation (empty: local) (empty)
 WORKBENCH_LOCK_WAIT seconds to wait for the store's write lock 30
 WORKBENCH_AUTO_INDEX embed new backtests for the chat on ingest  0
+WORKBENCH_RAY_DASHBOARD start the Ray dashboard with a local Ray  0
 WORKBENCH_RAG_MAX_TRADES trades embedded one by one per backtest  5000
 =================  ==========================================  ===========================
 """
@@ -37,6 +38,7 @@ class Settings:
     ollama_timeout_s: float = 60.0
     rag_max_trades: int = 5000
     auto_index: bool = False  # embed new backtests for the chat as part of every ingest
+    ray_dashboard: bool = False  # start the Ray dashboard with a local Ray for `optimize`
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
@@ -45,6 +47,10 @@ class Settings:
             raise ConfigError(f"OLLAMA_TIMEOUT must be > 0 seconds, got {self.ollama_timeout_s}")
         if self.rag_max_trades < 0:
             raise ConfigError(f"WORKBENCH_RAG_MAX_TRADES must be >= 0, got {self.rag_max_trades}")
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    return (env.get(name) or "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def settings(env: dict[str, str] | None = None) -> Settings:
@@ -72,5 +78,6 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         lock_wait_s=lock_wait,
         ollama_timeout_s=number("OLLAMA_TIMEOUT", "60"),
         rag_max_trades=number("WORKBENCH_RAG_MAX_TRADES", "5000", int),
-        auto_index=(env.get("WORKBENCH_AUTO_INDEX") or "0").strip().lower() in {"1", "true", "yes", "on"},
+        auto_index=_flag(env, "WORKBENCH_AUTO_INDEX"),
+        ray_dashboard=_flag(env, "WORKBENCH_RAY_DASHBOARD"),
     )

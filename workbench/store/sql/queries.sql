@@ -198,6 +198,3 @@ WHERE o.optimization_id = $1 AND o.trial = r.trial;
 -- name: optimize_best_result
 SELECT trial, parameters, objectives, metrics FROM optimization_results
 WHERE optimization_id = $1 AND rank = 1 ORDER BY trial LIMIT 1;
-
--- name: optimize_results_count
-SELECT count(*) FROM optimization_results WHERE optimization_id = $1;
