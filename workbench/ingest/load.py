@@ -286,7 +286,19 @@ def _write_parameters(con: duckdb.DuckDBPyConnection, set_id: int, owner: str, p
     con.unregister("frame")
 
 
-def _write_backtest(con: duckdb.DuckDBPyConnection, bid: int, p: Parsed, source: str, sha: str) -> int:
+def write_backtest(
+    con: duckdb.DuckDBPyConnection,
+    bid: int,
+    p: Parsed,
+    source: str,
+    sha: str | None,
+    *,
+    origin: str = "imported",
+) -> int:
+    """Insert one backtest row (metrics recomputed from its trades), its trades, cash flows and parameters.
+
+    Shared by ingestion (``origin="imported"``) and the sweep engine's stored backtests (``"sweep"``).
+    """
     from workbench.analytics import compute_metrics
 
     trades = p.trades
@@ -301,7 +313,7 @@ def _write_backtest(con: duckdb.DuckDBPyConnection, bid: int, p: Parsed, source:
             bid,
             p.name,
             source,
-            "imported",
+            origin,
             p.format,
             p.platform,
             p.strategy,
@@ -457,7 +469,7 @@ def write_bars(con: duckdb.DuckDBPyConnection, bars: pl.DataFrame | None) -> int
 
 
 _WRITERS: dict[str, Callable[[duckdb.DuckDBPyConnection, int, Parsed, str, str], int]] = {
-    "backtest": _write_backtest,
+    "backtest": write_backtest,
     "parameters": _write_parameter_set,
     "optimization": _write_optimization,
     "bars": _write_bars,

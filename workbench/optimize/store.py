@@ -14,7 +14,8 @@ import duckdb
 import polars as pl
 
 from workbench.backtest import BacktestResult
-from workbench.ingest.load import _finite, _json, _write_parameters
+from workbench.ingest.load import _json, write_backtest
+from workbench.ingest.records import Parsed
 from workbench.store import Q, utcnow
 
 __all__ = ["clean", "insert_optimization", "insert_results", "results_frame", "store_backtest"]
@@ -127,60 +128,22 @@ def store_backtest(
     The summary columns are :func:`workbench.analytics.compute_metrics` of the stored trades, as for
     an ingested export, so ``workbench metrics ID`` reads back the same figures.
     """
-    from workbench.analytics import compute_metrics
-
     bid = int(con.execute(Q.next_object_id).fetchall()[0][0])
-    trades = result.to_trades(symbol=symbol)
-    cash = float(result.settings["cash"])
-    m = compute_metrics(trades, cash, None)
     settings = {k: (str(v) if k == "size" else v) for k, v in result.settings.items()}
-    con.execute(
-        Q.insert_backtest,
-        [
-            bid,
-            name,
-            f"sweep:{result.strategy}",
-            "sweep",
-            "workbench",
-            "workbench",
-            result.strategy,
-            symbol,
-            timeframe,
-            None,
-            result.equity["ts"].min(),
-            result.equity["ts"].max(),
-            cash,
-            _finite(m.final_balance),
-            _finite(m.net_profit),
-            _finite(m.gross_profit),
-            _finite(m.gross_loss),
-            m.total_trades,
-            m.winning_trades,
-            m.losing_trades,
-            _finite(m.win_rate),
-            _finite(m.profit_factor),
-            _finite(m.sharpe_ratio),
-            _finite(m.sortino_ratio),
-            _finite(m.max_drawdown),
-            _finite(m.max_drawdown_pct),
-            _json(clean(result.params)),
-            _json({}),
-            _json(clean({"engine_metrics": result.metrics, "settings": settings, **dict(meta or {})})),
-            None,
-            utcnow(),
-        ],
+    parsed = Parsed(
+        format="workbench",
+        kind="backtest",
+        name=name,
+        platform="workbench",
+        strategy=result.strategy,
+        symbol=symbol,
+        timeframe=timeframe,
+        initial_balance=float(result.settings["cash"]),
+        start=result.equity["ts"].min(),
+        end=result.equity["ts"].max(),
+        parameters=clean(result.params),
+        trades=result.to_trades(symbol=symbol),
+        meta=clean({"engine_metrics": result.metrics, "settings": settings, **dict(meta or {})}),
     )
-    frame = trades.with_row_index("seq", offset=1).with_columns(
-        pl.col("seq").cast(pl.Int32),
-        ((pl.col("close_time") - pl.col("open_time")).dt.total_microseconds() / 1e6).alias(
-            "duration_seconds"
-        ),
-    )
-    frame = frame.select("seq", *[c for c in trades.columns if c != "comment"], "duration_seconds", "comment")
-    con.register("frame", frame)
-    try:
-        con.execute(Q.insert_trades_from_frame, [bid])
-    finally:
-        con.unregister("frame")
-    _write_parameters(con, bid, "backtest", dict(result.params))
+    write_backtest(con, bid, parsed, f"sweep:{result.strategy}", None, origin="sweep")
     return bid
