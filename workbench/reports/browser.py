@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -208,6 +209,19 @@ class Page:
         return out
 
 
+def _remove_profile(profile: Path, attempts: int = 20) -> None:
+    """Remove a profile directory that an exiting helper process may still be writing into."""
+    for _ in range(attempts):
+        try:
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile, ignore_errors=True)
+
+
 class Chromium:
     """A headless Chromium process with a fresh profile; a context manager that ends it on exit."""
 
@@ -251,15 +265,22 @@ class Chromium:
     def __exit__(self, *exc: object) -> None:
         for page in self._pages:
             page.close()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait(10)
+            # Renderer, GPU and crashpad helpers share the browser's session; they can outlive it for a
+            # moment and keep writing into the profile, so end the whole group before removing it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
         if self._profile is not None:
-            self._profile.cleanup()
+            _remove_profile(Path(self._profile.name))
+            with contextlib.suppress(OSError):
+                self._profile.cleanup()
 
     def page(self, *, width: int = 1280, height: int = 900, offline: bool = False) -> Page:
         """A new tab. ``offline=True`` cuts its network off (file: and data: URLs still load)."""
