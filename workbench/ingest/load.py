@@ -427,6 +427,8 @@ def _write_optimization(con: duckdb.DuckDBPyConnection, oid: int, p: Parsed, sou
             _json(dict(p.meta)),
             sha,
             utcnow(),
+            None,  # deflated_sharpe / pbo: an imported optimisation has no per-pass returns
+            None,
         ],
     )
     trial = pl.col("pass").cast(pl.Int64) if "pass" in passes.columns else pl.int_range(1, pl.len() + 1)

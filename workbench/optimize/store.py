@@ -48,8 +48,11 @@ def insert_optimization(
     algo: str,
     objectives: Mapping[str, str],
     meta: Mapping[str, Any],
+    deflated_sharpe: float | None = None,
+    pbo: float | None = None,
 ) -> int:
-    """Insert the ``optimizations`` row; returns its id (from the shared object id sequence)."""
+    """Insert the ``optimizations`` row; returns its id (from the shared object id sequence).
+    ``deflated_sharpe``/``pbo``: the overfitting checks (:mod:`workbench.optimize.overfit`)."""
     oid = int(con.execute(Q.next_object_id).fetchall()[0][0])
     con.execute(
         Q.insert_optimization,
@@ -71,6 +74,8 @@ def insert_optimization(
             _json(clean(dict(meta))),
             None,
             utcnow(),
+            clean(deflated_sharpe),
+            clean(pbo),
         ],
     )
     return oid

@@ -32,8 +32,38 @@ def test_new_workspace_has_the_brief_tables(tmp_path: Path) -> None:
         "optimizations",
     ):
         assert counts[table] == 0, table
-    assert store.schema_version == 1
+    assert store.schema_version == LATEST
     assert (tmp_path / "ws" / "raw").is_dir()
+
+
+def _package_migrations() -> list[tuple[str, str]]:
+    from importlib import resources
+
+    folder = resources.files("workbench.store").joinpath("migrations")
+    return sorted((p.name, p.read_text()) for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+LATEST = int(_package_migrations()[-1][0][:4])
+
+
+def _copy_migrations(dest: Path, upto: int = LATEST) -> None:
+    for name, text in _package_migrations():
+        if int(name[:4]) <= upto:
+            (dest / name).write_text(text)
+
+
+def test_a_version_1_workspace_gains_the_overfitting_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    first = tmp_path / "release1"
+    first.mkdir()
+    _copy_migrations(first, upto=1)
+    assert Store(home, migrations=first).schema_version == 1
+    with Store(home, migrations=first).transaction() as con:
+        con.execute("INSERT INTO models VALUES (1, 'm', 1, 'k', NULL, NULL, NULL, now())")
+    today = Store(home)
+    assert today.schema_version == LATEST >= 2
+    assert today.table_counts()["models"] == 1
+    assert {"deflated_sharpe", "pbo"} <= set(today.frame("SELECT * FROM optimizations LIMIT 0").columns)
 
 
 def test_a_later_release_opens_todays_workspace_and_migrates_it(tmp_path: Path) -> None:
@@ -43,13 +73,11 @@ def test_a_later_release_opens_todays_workspace_and_migrates_it(tmp_path: Path) 
         con.execute("INSERT INTO models VALUES (1, 'm', 1, 'k', NULL, NULL, NULL, now())")
     later = tmp_path / "migrations"
     later.mkdir()
-    from importlib import resources
 
-    src = resources.files("workbench.store").joinpath("migrations/0001_initial.sql").read_text()
-    (later / "0001_initial.sql").write_text(src)
-    (later / "0002_add_tags.sql").write_text("ALTER TABLE backtests ADD COLUMN tags VARCHAR[];")
+    _copy_migrations(later)
+    (later / f"{LATEST + 1:04d}_add_tags.sql").write_text("ALTER TABLE backtests ADD COLUMN tags VARCHAR[];")
     upgraded = Store(home, migrations=later)
-    assert upgraded.schema_version == 2
+    assert upgraded.schema_version == LATEST + 1
     assert upgraded.table_counts()["models"] == 1  # nothing lost
     assert "tags" in upgraded.frame("SELECT * FROM backtests LIMIT 0").columns
     # and today's release refuses a workspace it cannot understand, in one clear line
@@ -62,15 +90,13 @@ def test_a_failing_migration_is_rolled_back(tmp_path: Path) -> None:
     Store(home)
     bad = tmp_path / "migrations"
     bad.mkdir()
-    from importlib import resources
 
-    (bad / "0001_initial.sql").write_text(
-        resources.files("workbench.store").joinpath("migrations/0001_initial.sql").read_text()
-    )
-    (bad / "0002_broken.sql").write_text("ALTER TABLE backtests ADD COLUMN x INT; SELECT * FROM nowhere;")
-    with pytest.raises(StoreError, match="0002_broken.sql"):
+    _copy_migrations(bad)
+    broken = f"{LATEST + 1:04d}_broken.sql"
+    (bad / broken).write_text("ALTER TABLE backtests ADD COLUMN x INT; SELECT * FROM nowhere;")
+    with pytest.raises(StoreError, match=broken):
         Store(home, migrations=bad)
-    assert Store(home).schema_version == 1
+    assert Store(home).schema_version == LATEST
     assert "x" not in Store(home).frame("SELECT * FROM backtests LIMIT 0").columns
 
 
@@ -159,9 +185,8 @@ def test_named_sql_is_complete() -> None:
         _ = Q.no_such_query
     # every named statement at least parses against the schema
     con = duckdb.connect()
-    from importlib import resources
-
-    con.execute(resources.files("workbench.store").joinpath("migrations/0001_initial.sql").read_text())
+    for _, text in _package_migrations():
+        con.execute(text)
     for name in Q.names():
         sql = getattr(Q, name)
         if "FROM frame" in sql:

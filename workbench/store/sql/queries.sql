@@ -34,7 +34,9 @@ INSERT INTO parameters SELECT * FROM frame;
 INSERT INTO parameter_sets VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: insert_optimization
-INSERT INTO optimizations VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17);
+INSERT INTO optimizations (id, name, source, origin, format, strategy, symbol, timeframe, start_time, end_time,
+    initial_balance, currency, algo, objectives, meta, file_sha256, created_at, deflated_sharpe, pbo)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19);
 
 -- name: insert_optimization_results_from_frame
 INSERT INTO optimization_results SELECT * FROM frame;
