@@ -1,31 +1,41 @@
-"""RAG benchmarks: fact accuracy, retrieval recall@10, embedding throughput, query and answer latency.
+"""RAG benchmarks: evaluation set (fact accuracy, retrieval recall@10 per embedding backend), embedding
+throughput, index query latency at 50,000 chunks, and ``ask`` latency without an LLM.
 
-    python benchmarks/rag.py                    # all 20 real fixtures, 50,000-chunk index
-    python benchmarks/rag.py --home /tmp/ragws  # reuse an ingested (and indexed) workspace
-    python benchmarks/rag.py --big 10000        # a quicker run
+    python benchmarks/rag.py                        # all real fixtures, 50,000-chunk index
+    python benchmarks/rag.py --home /tmp/ragws      # reuse an ingested workspace
+    python benchmarks/rag.py --big 10000 --backends onnx-int8   # a quicker run
+    python benchmarks/rag.py --old-chunks OLD.py    # also "before": another chunks.py's texts, unfiltered
+    python benchmarks/rag.py --profile              # cProfile of ask() (top 25 by cumulative time)
 
-Printed tables, not a test: nothing here asserts a time. Expected answers are computed here with plain
-polars over ``ws.trades(id)``, independently of workbench.rag's SQL.
+Printed tables, not a test: nothing here asserts a time.
 
-* Fact accuracy: >= 30 questions (losing weekdays, longest losing streak, worst drawdown, best trade,
-  per backtest and over all, most trades on a weekday) answered by ``ask(..., use_llm=False)``.
-* Retrieval recall@10: queries written from a sample of day and trade chunks (their date, weekday,
-  symbol, backtest name, net); a hit is the chunk itself in the top 10. Measured for the fp32 model and
-  the torch dynamic-int8 model (brute-force cosine over the same chunks, so only the model differs).
-* Embedding throughput on 2 threads, fp32 vs int8, and int8's mean cosine to fp32.
-* A 50,000-chunk Chroma collection (real chunk vectors plus small noise, 50 backtests): query p50/p95
-  with and without a ``backtest_id`` filter; and ``ask`` latency without an LLM on the real index.
+**Evaluation set.** Questions over the real fixtures whose expected answers and relevant chunks are
+computed here with plain polars over ``ws.trades(id)`` — independently of workbench.rag's SQL, chunk
+annotations and retriever. Only the chunk id scheme (``trade:<bt>:<seq>``, ``day:<bt>:<date>``,
+``pattern:<bt>:<name>``, ``backtest:<bt>``) is shared. Per backtest: the worst drawdown (relevant: its
+drawdown chunk, the trades closed from the peak to the trough and their days), the longest losing
+streak (the streak chunk and the trades of the longest losing run(s)), the best and worst trades (the
+extremes chunk and the 3 best and 3 worst trades), the losing weekdays (the weekday breakdown); then
+dates (that day's chunk and the trades closed on it), worst days, losing hours, and the backtest that
+traded most on a weekday. recall@10 = |relevant ∩ top 10| / min(|relevant|, 10), averaged.
+Retrieval is measured on the retriever alone (the chunks ask() retrieves, not those its facts cite).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import importlib.util
+import io
 import os
+import pstats
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,12 +49,16 @@ REAL = ROOT.parent / "shared" / "fixtures" / "real"
 sys.path.insert(0, str(ROOT))
 
 import workbench as wb  # noqa: E402
+from workbench.errors import ConfigError  # noqa: E402
 from workbench.rag import ask, index_backtests  # noqa: E402
 from workbench.rag.chunks import WEEKDAYS, chunks_for  # noqa: E402
-from workbench.rag.embed import Embedder, embedder  # noqa: E402
-from workbench.rag.index import open_index  # noqa: E402
+from workbench.rag.embed import embedder  # noqa: E402
+from workbench.rag.facts import route  # noqa: E402
+from workbench.rag.index import COLLECTION_NAMES, VectorIndex, open_index  # noqa: E402
+from workbench.rag.retrieve import retrieve  # noqa: E402
 
 ORDER = ["close_time", "open_time", "trade_id"]
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -65,152 +79,267 @@ def exp_losing_weekdays(t: pl.DataFrame) -> list[str]:
     return sorted(WEEKDAYS[d - 1] for d, v in by.iter_rows() if round(v, 2) < 0)
 
 
+def exp_losing_hours(t: pl.DataFrame) -> list[str]:
+    by = t.group_by(pl.col("open_time").dt.hour().alias("h")).agg(pl.col("net_profit").sum())
+    return sorted(f"{h:02d}h" for h, v in by.iter_rows() if round(v, 2) < 0)
+
+
+def losing_runs(t: pl.DataFrame) -> list[list[int]]:
+    """The seqs of every longest run of losing trades (close order)."""
+    s = t.sort(ORDER).select("seq", pl.col("net_profit").sign().alias("s"))
+    s = s.with_columns((pl.col("s") != pl.col("s").shift(1)).fill_null(True).cum_sum().alias("run"))
+    runs = s.filter(pl.col("s") == -1).group_by("run").agg(pl.col("seq"))
+    if runs.height == 0:
+        return []
+    longest = max(len(x) for x in runs["seq"])
+    return [list(x) for x in runs["seq"] if len(x) == longest]
+
+
 def exp_losing_streak(t: pl.DataFrame) -> int:
-    runs = t.sort(ORDER)["net_profit"].sign().rle().struct.unnest()
-    return int(runs.filter(pl.col("value") == -1)["len"].max() or 0)
+    runs = losing_runs(t)
+    return len(runs[0]) if runs else 0
 
 
-def exp_drawdown(t: pl.DataFrame) -> float:
+def drawdown_span(t: pl.DataFrame) -> tuple[float, pl.DataFrame]:
+    """(deepest peak-to-trough fall of the cumulative net, the trades closed after the peak up to the
+    trough) — by hand, in close order."""
+    o = t.sort(ORDER)
     peak = worst = 0.0
-    for x in t.sort(ORDER)["net_profit"].cum_sum():
-        peak = max(peak, x)
-        worst = max(worst, peak - x)
-    return round(worst, 2)
+    peak_i = best = (-1, -1)
+    cur_peak_i = -1
+    for i, x in enumerate(o["net_profit"].cum_sum()):
+        if x > peak:
+            peak, cur_peak_i = x, i
+        if peak - x > worst:
+            worst, best = peak - x, (cur_peak_i, i)
+    del peak_i
+    return round(worst, 2), o.slice(best[0] + 1, best[1] - best[0]) if worst > 0 else o.clear()
+
+
+def daily_net(t: pl.DataFrame) -> pl.DataFrame:
+    return t.group_by(pl.col("close_time").dt.date().alias("date")).agg(
+        pl.col("net_profit").sum().alias("net")
+    )
+
+
+@dataclass
+class Case:
+    label: str
+    question: str
+    backtest: int | None
+    relevant: set[str]  # chunk ids that answer it (empty: not a retrieval case)
+    check: Callable | None = None  # answer -> bool (None: not a fact case)
 
 
 def fact(a, name: str):
     return next((f.value for f in a.facts if f.name == name), None)
 
 
-def accuracy(ws) -> list[list]:
+def evaluation_set(ws, seed: int = 7) -> list[Case]:
     ids = [int(i) for i in ws.backtests()["id"]]
     trades = {i: ws.trades(i) for i in ids}
     alltr = pl.concat([t.with_columns(pl.lit(i).alias("bt")) for i, t in trades.items()])
-    cases = []  # (label, question, backtest, check)
-    cases.append(("losing weekdays, all", "Which weekdays lose money?", None,
-                  lambda a: sorted(fact(a, "losing_weekdays")) == exp_losing_weekdays(alltr)))  # fmt: skip
+    rng = random.Random(seed)
+    cases: list[Case] = [
+        Case("losing weekdays, all", "Which weekdays lose money?", None, {f"pattern:{i}:weekday" for i in ids},
+             lambda a: sorted(fact(a, "losing_weekdays")) == exp_losing_weekdays(alltr)),
+    ]  # fmt: skip
     for i, t in trades.items():
-        cases.append((f"losing weekdays #{i}", "Which weekdays lose money?", i,
-                      lambda a, t=t: sorted(fact(a, "losing_weekdays")) == exp_losing_weekdays(t)))  # fmt: skip
-        cases.append((f"longest losing streak #{i}", "What was my longest losing streak?", i,
-                      lambda a, t=t: (fact(a, "longest_losing_streak") or {"length": 0})["length"] == exp_losing_streak(t)))  # fmt: skip
-        cases.append((f"worst drawdown #{i}", "What happened in my worst drawdown?", i,
-                      lambda a, t=t: abs(((fact(a, "worst_drawdown") or {}).get("drawdown") or 0.0) - exp_drawdown(t)) < 0.011))  # fmt: skip
-        cases.append((f"best trade #{i}", "What were my best and worst trades?", i,
-                      lambda a, t=t: abs(fact(a, "best_trades")[0]["net_profit"] - round(t["net_profit"].max(), 2)) < 0.011))  # fmt: skip
+        dd, span = drawdown_span(t)
+        rel = {f"pattern:{i}:drawdown:1"} | {f"trade:{i}:{s}" for s in span["seq"]}
+        rel |= {f"day:{i}:{d.isoformat()}" for d in span["close_time"].dt.date().unique()}
+        cases.append(Case(f"worst drawdown #{i}", "What happened in my worst drawdown?", i, rel if dd > 0 else set(),
+                          lambda a, dd=dd: abs(((fact(a, "worst_drawdown") or {}).get("drawdown") or 0.0) - dd) < 0.011))  # fmt: skip
+        runs = losing_runs(t)
+        streak = exp_losing_streak(t)
+        rel = {f"pattern:{i}:streaks"} | {f"trade:{i}:{s}" for r in runs for s in r}
+        cases.append(Case(f"longest losing streak #{i}", "What was my longest losing streak?", i, rel,
+                          lambda a, n=streak: (fact(a, "longest_losing_streak") or {"length": 0})["length"] == n))  # fmt: skip
+        third = min(2, t.height - 1)
+        best3 = t.sort("net_profit", descending=True)["net_profit"][third]
+        worst3 = t.sort("net_profit")["net_profit"][third]
+        ext = t.filter((pl.col("net_profit") >= best3) | (pl.col("net_profit") <= worst3))["seq"]
+        cases.append(Case(f"best/worst trades #{i}", "What were my best and worst trades?", i,
+                          {f"pattern:{i}:extremes"} | {f"trade:{i}:{s}" for s in ext},
+                          lambda a, t=t: abs(fact(a, "best_trades")[0]["net_profit"] - round(t["net_profit"].max(), 2)) < 0.011))  # fmt: skip
+        cases.append(Case(f"losing weekdays #{i}", "Which weekdays lose money?", i, {f"pattern:{i}:weekday"},
+                          lambda a, t=t: sorted(fact(a, "losing_weekdays")) == exp_losing_weekdays(t)))  # fmt: skip
+    for i in rng.sample(ids, 6):
+        t = trades[i]
+        days = daily_net(t).sort(["net", "date"])
+        worst = days["date"][0]
+        on = t.filter(pl.col("close_time").dt.date() == worst)["seq"]
+        cases.append(Case(f"worst day #{i}", "What was my worst day?", i,
+                          {f"day:{i}:{worst.isoformat()}"} | {f"trade:{i}:{s}" for s in on},
+                          lambda a, w=worst, n=days["net"][0]: fact(a, "worst_days")[0]["date"] == w.isoformat()
+                          and abs(fact(a, "worst_days")[0]["net_profit"] - round(n, 2)) < 0.011))  # fmt: skip
+        cases.append(Case(f"losing hours #{i}", "Which hours of the day lose money?", i, {f"pattern:{i}:hour"},
+                          lambda a, t=t: sorted(fact(a, "losing_hours")) == exp_losing_hours(t)))  # fmt: skip
+    for n in range(14):
+        i = ids[n % len(ids)]
+        t = trades[i]
+        d = rng.choice(t["close_time"].dt.date().unique().sort().to_list())
+        on = t.filter(pl.col("close_time").dt.date() == d)
+        q = (
+            f"What happened on {d:%Y-%m-%d}?"
+            if n % 2 == 0
+            else f"Show the {on['symbol'][0] or ''} {on['direction'][0]} trade closed on {d:%Y-%m-%d}".replace(
+                "  ", " "
+            )
+        )
+        rel = {f"day:{i}:{d.isoformat()}"} | {f"trade:{i}:{s}" for s in on["seq"]} if n % 2 == 0 else {
+            f"trade:{i}:{s}" for s in on.filter((pl.col("direction") == on["direction"][0])
+                                                & (pl.col("symbol").eq_missing(on["symbol"][0])))["seq"]}  # fmt: skip
+        cases.append(Case(f"date {d} #{i}", q, i, rel))
     for d, day in ((1, "Mondays"), (5, "Fridays")):
         counts = alltr.filter(pl.col("close_time").dt.weekday() == d).group_by("bt").len()
         top = counts.sort(["len", "bt"], descending=[True, False]).row(0)
-        cases.append((f"most trades on {day}", f"Which parameter sets traded most on {day}?", None,
-                      lambda a, top=top, day=day: (fact(a, f"most_trades_on_{day[:-1].lower()}")["backtest_id"],
-                                                    fact(a, f"most_trades_on_{day[:-1].lower()}")["trades"]) == top))  # fmt: skip
-    worst_bt = max(ids, key=lambda i: exp_drawdown(trades[i]) / 1)  # informative only
-    del worst_bt
-    results = []
-    for label, q, bid, check in cases:
-        a = ask(ws, q, bid, use_llm=False)
+        name = f"most_trades_on_{day[:-1].lower()}"
+        cases.append(Case(f"most trades on {day}", f"Which parameter sets traded most on {day}?", None,
+                          {f"backtest:{top[0]}", f"pattern:{top[0]}:weekday"},
+                          lambda a, top=top, name=name: (fact(a, name)["backtest_id"], fact(a, name)["trades"]) == top))  # fmt: skip
+    return cases
+
+
+def accuracy(ws, cases: list[Case]) -> list[list]:
+    out = []
+    for c in cases:
+        if c.check is None:
+            continue
+        a = ask(ws, c.question, c.backtest, use_llm=False)
         try:
-            ok = bool(check(a))
+            ok = bool(c.check(a))
         except (TypeError, KeyError, IndexError):
             ok = False
-        results.append([label, "ok" if ok else "WRONG"])
-    return results
+        out.append([c.label, "ok" if ok else "WRONG"])
+    return out
 
 
 # -- retrieval ----------------------------------------------------------------------------------------
-def recall_queries(ws, n: int = 60, seed: int = 7) -> tuple[list, list[tuple[str, str, int]]]:
-    chunks = [c for i in ws.backtests()["id"] for c in chunks_for(ws, int(i))]
-    names = dict(ws.backtests().select("id", "name").iter_rows())
-    rng = random.Random(seed)
-    days = [c for c in chunks if c.kind == "day"]
-    trades = [c for c in chunks if c.kind == "trade"]
-    qs = []
-    for c in rng.sample(days, n // 2):
-        m = c.metadata
-        qs.append(
-            (
-                f"What happened on {m['date']:%Y-%m-%d}, a {m['weekday']}, in {names[c.backtest_id]}?",
-                c.id,
-                c.backtest_id,
-            )
-        )
-    for c in rng.sample(trades, n // 2):
-        m = c.metadata
-        qs.append((f"{m['symbol'] or ''} {m['direction']} trade closed {m['weekday']} {m['date']:%Y-%m-%d} "
-                   f"net {m['net_profit']:+.2f} in {names[c.backtest_id]}", c.id, c.backtest_id))  # fmt: skip
-    return chunks, qs
+def recall(relevant: set[str], got: list[str], k: int = 10) -> float:
+    return len(relevant & set(got[:k])) / min(len(relevant), k)
 
 
-def recall_at(vectors: np.ndarray, ids: list[str], qvecs: np.ndarray, qs, k: int = 10) -> float:
-    sims = qvecs @ vectors.T
-    top = np.argsort(-sims, axis=1)[:, :k]
-    return float(np.mean([qs[i][1] in {ids[j] for j in top[i]} for i in range(len(qs))]))
+def build_index(chunks, backend: str) -> VectorIndex:
+    idx = VectorIndex(tempfile.mkdtemp(prefix=f"ragidx-{backend}-"), backend=backend)
+    vecs = embedder(backend).encode([c.text for c in chunks])
+    for i in range(0, len(chunks), 2000):
+        idx.upsert(chunks[i : i + 2000], vecs[i : i + 2000])
+    return idx
+
+
+def recall_of(idx: VectorIndex, cases: list[Case], symbols: set[str], planned: bool) -> float:
+    emb = embedder(idx.backend)
+    scores = []
+    for c in cases:
+        v = emb.encode([c.question])[0]
+        if planned:
+            hits = retrieve(idx, c.question, v, route(c.question, v), backtest_id=c.backtest, symbols=symbols)
+        else:  # the previous product path: nearest over all collections, only the backtest filter
+            where = {"backtest_id": c.backtest} if c.backtest is not None else None
+            hits = idx.query(v, 10, where=where, collections=COLLECTION_NAMES)
+        scores.append(recall(c.relevant, [h.id for h in hits]))
+    return float(np.mean(scores))
+
+
+def old_chunks(path: str, ws) -> list:
+    spec = importlib.util.spec_from_file_location("old_chunks", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["old_chunks"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return [c for i in ws.backtests()["id"] for c in mod.chunks_for(ws, int(i))]
+
+
+# -- throughput ---------------------------------------------------------------------------------------
+def throughput(backend: str, texts: list[str], batch: int) -> float:
+    emb = embedder(backend)
+    emb.encode(texts[:32], batch_size=batch)
+    rates = []
+    for _ in range(3):
+        t = time.perf_counter()
+        emb.encode(texts, batch_size=batch)
+        rates.append(len(texts) / (time.perf_counter() - t))
+    return statistics.median(rates)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", help="workspace to use (default: a temp one with the real fixtures)")
     ap.add_argument("--big", type=int, default=50_000, help="chunks in the latency index")
+    ap.add_argument("--backends", default=",".join(BACKENDS))
+    ap.add_argument("--old-chunks", help="a previous workbench/rag/chunks.py: 'before' recall with its texts")
+    ap.add_argument("--profile", action="store_true", help="cProfile ask() and print the top 25")
     args = ap.parse_args()
+    backends = [b for b in args.backends.split(",") if b]
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="ragbench-")) / "lake"
     ws = wb.open(home)
     if ws.backtests().height == 0:
         ws.ingest([REAL])
     t0 = time.perf_counter()
-    emb = embedder()
+    default = embedder()
     load_s = time.perf_counter() - t0
-    rep = index_backtests(ws)
+    try:
+        rep = index_backtests(ws)
+    except ConfigError:  # made by another backend: start over with this one
+        rep = index_backtests(ws, reembed=True)
     d = rep.to_dict()
-    table("Index of the real fixtures", ["backtests", "chunks", "embedded", "seconds", "chunks/s", "model load s"],
-          [[len(d["backtests"]), d["chunks"], d["embedded"], d["seconds"], d["chunks_per_second"], round(load_s, 1)]])  # fmt: skip
+    table("Index of the real fixtures (default backend)", ["backtests", "chunks", "embedded", "seconds", "chunks/s", "model", "load s"],
+          [[len(d["backtests"]), d["chunks"], d["embedded"], d["seconds"], d["chunks_per_second"], d["model"], round(load_s, 1)]])  # fmt: skip
 
-    acc = accuracy(ws)
+    cases = evaluation_set(ws)
+    acc = accuracy(ws, cases)
     good = sum(r[1] == "ok" for r in acc)
     table(f"Fact accuracy: {good}/{len(acc)} = {good / len(acc):.3f}", ["question", "result"],
           [r for r in acc if r[1] != "ok"] or [["(all correct)", "ok"]])  # fmt: skip
 
-    chunks, qs = recall_queries(ws)
-    texts, ids = [c.text for c in chunks], [c.id for c in chunks]
-    q8 = Embedder(quantized=True, threads=2)
-    fp = emb.encode(texts)
-    int8 = q8.encode(texts)
-    rf = recall_at(fp, ids, emb.encode([q for q, _, _ in qs]), qs)
-    ri = recall_at(int8, ids, q8.encode([q for q, _, _ in qs]), qs)
-    # the same through Chroma (fp32, the product path)
-    index = open_index(ws)
-    hits = [
-        qid in {h.id for h in index.query(v, 10)}
-        for (q, qid, _), v in zip(qs, emb.encode([q for q, _, _ in qs]), strict=True)
-    ]
-    table("Retrieval recall@10", ["model", "queries", "recall@10"],
-          [["fp32 (Chroma, product path)", len(qs), f"{np.mean(hits):.3f}"],
-           ["fp32 (brute force)", len(qs), f"{rf:.3f}"], ["int8 dynamic (brute force)", len(qs), f"{ri:.3f}"]])  # fmt: skip
-
-    sample = [c.text for c in chunks if c.kind == "trade"][:512]
+    rcases = [c for c in cases if c.relevant]
+    chunks = [c for i in ws.backtests()["id"] for c in chunks_for(ws, int(i))]
+    symbols = {
+        str(s) for s in pl.concat([ws.trades(int(i)) for i in ws.backtests()["id"]])["symbol"].unique() if s
+    }
     rows = []
-    for name, model in (("fp32", emb), ("int8 dynamic", q8)):
-        model.encode(sample[:32])
-        t = time.perf_counter()
-        model.encode(sample)
-        rows.append([name, len(sample), f"{len(sample) / (time.perf_counter() - t):.0f}"])
-    cos = float(np.mean(np.sum(fp * int8, axis=1)))
-    rows[1].append(f"{cos:.3f}")
-    rows[0].append("1.000")
+    if args.old_chunks:
+        old = build_index(old_chunks(args.old_chunks, ws), "torch")
+        rows.append(
+            ["before: previous texts, unfiltered", "torch", f"{recall_of(old, rcases, symbols, False):.3f}"]
+        )
+    vectors = {}
+    for b in backends:
+        idx = open_index(ws) if b == default.backend else build_index(chunks, b)
+        vectors[b] = idx
+        rows.append(["new texts, unfiltered", b, f"{recall_of(idx, rcases, symbols, False):.3f}"])
+        rows.append(
+            ["new texts + planned filters (product)", b, f"{recall_of(idx, rcases, symbols, True):.3f}"]
+        )
     table(
-        "Embedding throughput (2 torch threads, trade chunks)",
-        ["model", "chunks", "chunks/s", "mean cos to fp32"],
+        f"Retrieval recall@10, {len(rcases)} questions ({len(chunks)} chunks)",
+        ["retriever", "backend", "recall@10"],
         rows,
     )
+
+    # -- throughput ---------------------------------------------------------------------------------------
+    rng = random.Random(3)
+    sample = [c.text for c in rng.sample(chunks, min(256, len(chunks)))]
+    ref = embedder("torch").encode(sample) if "torch" in backends else None
+    rows = []
+    for b in backends:
+        cos = "" if ref is None else f"{float(np.mean(np.sum(embedder(b).encode(sample) * ref, axis=1))):.4f}"
+        for batch in (64, 256) if b != "onnx-int8" else (32, 64, 128, 256):
+            rows.append([b, batch, len(sample), f"{throughput(b, sample, batch):.0f}", cos])
+    table(f"Embedding throughput ({os.environ['WORKBENCH_EMBED_THREADS']} threads, {len(sample)} mixed real chunk texts, median of 3)",
+          ["backend", "batch", "chunks", "chunks/s", "mean cos to torch"], rows)  # fmt: skip
 
     # -- a big index ------------------------------------------------------------------------------------
     import chromadb
     from chromadb.config import Settings
 
-    rng = np.random.default_rng(0)
-    base = fp[rng.integers(0, len(fp), args.big)]
-    big = base + rng.normal(0, 0.02, base.shape).astype(np.float32)
+    base_idx = vectors.get(default.backend) or build_index(chunks, default.backend)
+    fp = default.encode([c.text for c in chunks])
+    nrng = np.random.default_rng(0)
+    pick = nrng.integers(0, len(fp), args.big)
+    big = fp[pick] + nrng.normal(0, 0.02, (args.big, fp.shape[1])).astype(np.float32)
     big /= np.linalg.norm(big, axis=1, keepdims=True)
-    bts = rng.integers(1, 51, args.big)
+    bts = nrng.integers(1, 51, args.big)
     client = chromadb.PersistentClient(
         path=tempfile.mkdtemp(prefix="ragbig-"), settings=Settings(anonymized_telemetry=False)
     )
@@ -219,51 +348,64 @@ def main() -> None:
     )
     t = time.perf_counter()
     for i in range(0, args.big, 5000):
-        col.add(ids=[f"c{j}" for j in range(i, min(i + 5000, args.big))], embeddings=big[i : i + 5000],
-                metadatas=[{"backtest_id": int(b), "kind": "trade"} for b in bts[i : i + 5000]],
-                documents=[texts[j % len(texts)] for j in range(i, min(i + 5000, args.big))])  # fmt: skip
+        j = range(i, min(i + 5000, args.big))
+        col.add(ids=[f"c{x}" for x in j], embeddings=big[i : i + 5000], documents=[chunks[pick[x]].text for x in j],
+                metadatas=[{**chunks[pick[x]].chroma_metadata(), "backtest_id": int(bts[x])} for x in j])  # fmt: skip
     build_s = time.perf_counter() - t
-    queries = emb.encode([q for q, _, _ in qs] * 4)
-    lat = {"no filter": [], "backtest_id filter": []}
+    queries = default.encode([c.question for c in rcases] * 3)
+    filters = {
+        "no filter": lambda n: None,
+        "backtest_id": lambda n: {"backtest_id": int(bts[n % len(bts)])},
+        "kind=trade, weekday": lambda n: {"$and": [{"kind": "trade"}, {"weekday": WEEKDAYS[n % 5]}]},
+        "backtest_id + drawdown=1": lambda n: {
+            "$and": [{"backtest_id": int(bts[n % len(bts)])}, {"drawdown": 1}]
+        },
+        "rank_worst <= 5": lambda n: {"rank_worst": {"$lte": 5}},
+    }
+    lat: dict[str, list[float]] = {k: [] for k in filters}
     for n, v in enumerate(queries):
-        for key, where in (
-            ("no filter", None),
-            ("backtest_id filter", {"backtest_id": int(bts[n % len(bts)])}),
-        ):
+        for key, where in filters.items():
             t = time.perf_counter()
             col.query(
                 query_embeddings=[v],
                 n_results=10,
-                where=where,
+                where=where(n),
                 include=["documents", "metadatas", "distances"],
             )
             lat[key].append((time.perf_counter() - t) * 1000)
     table(f"Chroma query latency, {args.big:,} chunks (built in {build_s:.0f} s), {len(queries)} queries",
-          ["query", "p50 ms", "p95 ms"],
-          [[k, f"{pct(v, 50):.1f}", f"{pct(v, 95):.1f}"] for k, v in lat.items()])  # fmt: skip
+          ["filter", "p50 ms", "p95 ms"], [[k, f"{pct(v, 50):.1f}", f"{pct(v, 95):.1f}"] for k, v in lat.items()])  # fmt: skip
+    del base_idx
 
     questions = ["Which weekdays lose money?", "What happened in my worst drawdown?",
                  "Which parameter sets traded most on Mondays?", "What was my longest losing streak?",
                  "What were my best and worst trades?"]  # fmt: skip
     ask(ws, questions[0], use_llm=False)
-    times = []
-    for _ in range(6):
-        for q in questions:
-            t = time.perf_counter()
-            ask(ws, q, use_llm=False)
-            times.append((time.perf_counter() - t) * 1000)
     bid = int(ws.backtests()["id"][0])
-    times_f = []
-    for _ in range(6):
-        for q in questions:
-            t = time.perf_counter()
-            ask(ws, q, bid, use_llm=False)
-            times_f.append((time.perf_counter() - t) * 1000)
-    table("ask() latency without an LLM (real index)", ["scope", "answers", "p50 ms", "p95 ms"],
-          [["all backtests", len(times), f"{pct(times, 50):.0f}", f"{pct(times, 95):.0f}"],
-           [f"backtest {bid}", len(times_f), f"{pct(times_f, 50):.0f}", f"{pct(times_f, 95):.0f}"]])  # fmt: skip
+    rows = []
+    for scope in (None, bid):
+        times = []
+        for _ in range(6):
+            for q in questions:
+                t = time.perf_counter()
+                ask(ws, q, scope, use_llm=False)
+                times.append((time.perf_counter() - t) * 1000)
+        rows.append(["all backtests" if scope is None else f"backtest {scope}", len(times), f"{pct(times, 50):.0f}", f"{pct(times, 95):.0f}"])  # fmt: skip
+    table(
+        f"ask() latency without an LLM (real index, {default.name})",
+        ["scope", "answers", "p50 ms", "p95 ms"],
+        rows,
+    )
+    if args.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        for q in questions * 2:
+            ask(ws, q, use_llm=False)
+        prof.disable()
+        s = io.StringIO()
+        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(25)
+        print(s.getvalue())
     print(f"\n(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; other processes share them)")
-    _ = statistics  # kept for ad-hoc medians
 
 
 if __name__ == "__main__":

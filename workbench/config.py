@@ -13,6 +13,9 @@ WORKBENCH_LOCK_WAIT seconds to wait for the store's write lock 30
 WORKBENCH_AUTO_INDEX embed new backtests for the chat on ingest  0
 WORKBENCH_RAY_DASHBOARD start the Ray dashboard with a local Ray  0
 WORKBENCH_RAG_MAX_TRADES trades embedded one by one per backtest  5000
+WORKBENCH_EMBED_BACKEND embedding backend: torch|onnx|onnx-int8  onnx-int8
+WORKBENCH_EMBED_THREADS threads for embedding (0: the runtime's)  0
+WORKBENCH_EMBED_CACHE  where the exported ONNX model is cached    ~/.cache/workbench/onnx
 =================  ==========================================  ===========================
 """
 
@@ -25,6 +28,8 @@ from pathlib import Path
 from workbench.errors import ConfigError
 
 __all__ = ["Settings", "settings"]
+
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")  # workbench.rag.embed.BACKENDS registers each
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +44,9 @@ class Settings:
     rag_max_trades: int = 5000
     auto_index: bool = False  # embed new backtests for the chat as part of every ingest
     ray_dashboard: bool = False  # start the Ray dashboard with a local Ray for `optimize`
+    embed_backend: str = "onnx-int8"  # workbench.rag.embed.BACKENDS: torch | onnx | onnx-int8
+    embed_threads: int = 0  # 0: the runtime's default
+    embed_cache: Path = Path("~/.cache/workbench/onnx").expanduser()
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
@@ -47,6 +55,12 @@ class Settings:
             raise ConfigError(f"OLLAMA_TIMEOUT must be > 0 seconds, got {self.ollama_timeout_s}")
         if self.rag_max_trades < 0:
             raise ConfigError(f"WORKBENCH_RAG_MAX_TRADES must be >= 0, got {self.rag_max_trades}")
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise ConfigError(
+                f"WORKBENCH_EMBED_BACKEND must be one of {', '.join(EMBED_BACKENDS)}, got {self.embed_backend!r}"
+            )
+        if self.embed_threads < 0:
+            raise ConfigError(f"WORKBENCH_EMBED_THREADS must be >= 0, got {self.embed_threads}")
 
 
 def _flag(env: dict[str, str], name: str) -> bool:
@@ -80,4 +94,7 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         rag_max_trades=number("WORKBENCH_RAG_MAX_TRADES", "5000", int),
         auto_index=_flag(env, "WORKBENCH_AUTO_INDEX"),
         ray_dashboard=_flag(env, "WORKBENCH_RAY_DASHBOARD"),
+        embed_backend=(env.get("WORKBENCH_EMBED_BACKEND") or "onnx-int8").strip().lower(),
+        embed_threads=number("WORKBENCH_EMBED_THREADS", "0", int),
+        embed_cache=Path(env.get("WORKBENCH_EMBED_CACHE") or "~/.cache/workbench/onnx").expanduser(),
     )

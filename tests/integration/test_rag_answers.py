@@ -141,3 +141,51 @@ def test_llm_invented_numbers_are_dropped(ws, monkeypatch):
         monkeypatch.setenv("OLLAMA_HOST", fake.url)
         a = ask(ws, "Which weekdays lose money?")
     assert a.llm is None and "987,654.32" not in a.answer and "discarded" in a.note
+
+
+def _episode_seqs(t: pl.DataFrame) -> list[int]:
+    """Trades closed after the peak up to the trough of the deepest fall of the cumulative net (by hand)."""
+    t = t.sort(["close_time", "open_time", "trade_id"])
+    peak = worst = 0.0
+    peak_i, span = -1, (-1, -1)
+    for i, x in enumerate(t["net_profit"].cum_sum().to_list()):
+        if x > peak:
+            peak, peak_i = x, i
+        if peak - x > worst:
+            worst, span = peak - x, (peak_i, i)
+    return t["seq"].to_list()[span[0] + 1 : span[1] + 1]
+
+
+def test_retrieval_filters_find_the_drawdown_trades_and_a_dated_day(ws):
+    bid = int(ws.backtests().filter(pl.col("name").str.contains("Bastet"))["id"][0])
+    wanted = {f"trade:{bid}:{s}" for s in _episode_seqs(ws.trades(bid))}
+    a = ask(ws, "What happened in my worst drawdown?", backtest_id=bid, use_llm=False)
+    retrieved = {s.id for s in a.sources if s.score is not None}  # by the retriever, not cited by a fact
+    assert len(wanted & retrieved) >= min(5, len(wanted)), (wanted, retrieved)
+    t = ws.trades(bid)
+    day = t["close_time"].dt.date()[len(t) // 2]
+    a = ask(ws, f"What happened on {day:%Y-%m-%d}?", backtest_id=bid, use_llm=False)
+    got = [s.id for s in a.sources if s.score is not None]
+    assert f"day:{bid}:{day.isoformat()}" in got
+    on_day = t.filter(pl.col("close_time").dt.date() == day)["seq"].to_list()
+    assert {f"trade:{bid}:{s}" for s in on_day} <= set(got)
+
+
+@pytest.mark.slow
+def test_onnx_backends_reproduce_sentence_transformers(ws, tmp_path):
+    import numpy as np
+
+    from workbench.rag.chunks import chunks_for
+    from workbench.rag.embed import OnnxEmbedder, TorchEmbedder, onnx_files
+
+    texts = [c.text for c in chunks_for(ws, int(ws.backtests()["id"][0]))][:40] + [
+        "Which weekdays lose money?"
+    ]
+    files = onnx_files(tmp_path)  # exported here from the packaged weights, keyed by their hash
+    assert files["onnx"].parent.name.startswith("all-MiniLM-L6-v2-") and files["onnx-int8"].exists()
+    ref = TorchEmbedder(threads=2).encode(texts)
+    fp32 = OnnxEmbedder("onnx", 2, cache=tmp_path).encode(texts, batch_size=16)
+    int8 = OnnxEmbedder("onnx-int8", 2, cache=tmp_path).encode(texts, batch_size=16)
+    assert np.allclose(np.linalg.norm(fp32, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(fp32 * ref, axis=1))) > 0.9999  # same network, same pooling
+    assert float(np.mean(np.sum(int8 * ref, axis=1))) > 0.98  # int8 weights move vectors a little

@@ -56,7 +56,8 @@ def test_comment_is_stored_as_data_and_does_not_change_facts(ws, monkeypatch):
     assert tuesday == pytest.approx(-320.0)  # 4 Tuesdays x -80 as written in the CSV above
     with FakeOllama(reply=_gullible) as fake:
         monkeypatch.setenv("OLLAMA_HOST", fake.url)
-        a = ask(ws, "Which weekdays lose money?")
+        # a question whose retrieved context holds the Tuesday trades, the injected comment among them
+        a = ask(ws, "Which weekdays lose money, and how do Tuesdays go?")
         prompt = fake.chats()[-1]["messages"]
     facts = {f.name: f.value for f in a.facts}
     assert facts["losing_weekdays"] == ["Tuesday"]

