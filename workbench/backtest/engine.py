@@ -3,7 +3,8 @@
 Public API (all re-exported by :mod:`workbench.backtest`):
 
 * ``sweep(bars, strategy, grid, ...) -> pl.DataFrame`` — one row per valid combination: the parameter
-  columns, then ``METRICS``; ``iter_sweep`` yields the same rows in chunks (bounded memory).
+  columns, then ``METRICS`` (then ``block_moments`` with ``blocks=S``); ``iter_sweep`` yields the same
+  rows in chunks (bounded memory).
 * ``run(bars, strategy, params, ...) -> BacktestResult`` — one deep backtest with equity and trades.
 * ``signals(bars, strategy, params) -> pl.DataFrame`` — the four rule flags per bar.
 * ``portfolio(bars, strategy, params, ...)`` — the same signals as a vectorbt ``Portfolio``.
@@ -43,6 +44,13 @@ alike, see tests/unit/backtest):
   calendar day (the wall-clock date of ``ts``) over the previous day's (days without bars are skipped;
   null with < 2 returns) —
   the convention of :mod:`workbench.analytics` and quantstats.
+* **Block moments** (``blocks=S``, for :mod:`workbench.optimize.overfit`): the series' ``D`` daily
+  returns (``D`` = calendar days with bars - 1, in time order) are cut into ``S`` contiguous blocks,
+  the first ``D % S`` of ``D // S + 1`` returns, the others of ``D // S`` (``numpy.array_split``); column
+  ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``) holds, row-major per block, ``count, sum r,
+  sum r²`` of the combination's daily returns in that block (the returns that enter ``sharpe``; a run
+  that went bust stops counting). Pooled over all blocks they give ``sharpe``:
+  ``mean / std(ddof=1) × √252``.
 """
 
 from __future__ import annotations
@@ -471,15 +479,19 @@ def iter_sweep(
     tp: float = 0.0,
     chunk_size: int | None = None,
     max_indicator_bytes: int = DEFAULT_INDICATOR_BYTES,
+    blocks: int = 0,
 ) -> Iterator[pl.DataFrame]:
     """Yield the rows of :func:`sweep` in chunks of ``chunk_size`` combinations (default 10 000).
 
     Memory is the bars, the indicator rows (at most ``max_indicator_bytes``, unless one chunk needs more)
-    and one chunk of results: 1M bars × 1000 SMA pairs stays around 1 GiB.
+    and one chunk of results: 1M bars × 1000 SMA pairs stays around 1 GiB. ``blocks=S`` (>= 2, at most
+    half the number of daily returns) adds the ``block_moments`` column (see the module docstring).
     """
     spec = get_strategy(strategy)
     settings = _settings(fill, direction, cash, commission, spread, size)
     b = _prepare(bars)
+    day_block = _day_blocks(b, blocks)
+    n_blocks = int(blocks) if day_block.size else 0
     frame = _grid_frame(spec, grid)
     if frame.height == 0:
         raise StrategyError(
@@ -519,8 +531,36 @@ def iter_sweep(
             *settings.kernel_args(),
             no_equity,
             no_trades,
+            day_block,
+            n_blocks,
         )
-        yield _metrics_frame(frame.slice(start, stop - start), out)
+        result = _metrics_frame(frame.slice(start, stop - start), out)
+        if n_blocks:
+            moments = np.ascontiguousarray(out[:, K.N_METRICS :])
+            result = result.with_columns(
+                pl.Series("block_moments", moments).cast(pl.Array(pl.Float64, 3 * n_blocks))
+            )
+        yield result
+
+
+def _day_blocks(b: _Bars, blocks: int) -> np.ndarray:
+    """Per bar, the block of the daily return completed there (-1 elsewhere); empty when ``blocks=0``."""
+    if isinstance(blocks, bool) or not isinstance(blocks, int | np.integer):
+        raise ConfigError(f"blocks must be an integer, got {blocks!r}")
+    if blocks == 0:
+        return np.empty(0, np.int64)
+    ends = np.flatnonzero(b.day_end)
+    n_returns = ends.size - 1
+    if blocks < 2 or n_returns < 2 * blocks:
+        raise ConfigError(
+            f"blocks={blocks}: need 2 <= blocks <= daily returns / 2 (the bars give {n_returns})"
+        )
+    day_block = np.full(b.day_end.shape[0], -1, np.int64)
+    size, extra = divmod(n_returns, blocks)  # the first ``extra`` blocks get one return more
+    day_block[ends[1:]] = np.repeat(
+        np.arange(blocks, dtype=np.int64), [size + 1] * extra + [size] * (blocks - extra)
+    )
+    return day_block
 
 
 def sweep(
@@ -537,9 +577,16 @@ def sweep(
     sl: float = 0.0,
     tp: float = 0.0,
     chunk_size: int | None = None,
+    blocks: int = 0,
 ) -> pl.DataFrame:
     """Backtest every valid combination of ``grid`` (param -> list of values; missing params use their
-    defaults; ``sl``/``tp`` may be swept too). One row per combination: params then ``METRICS``."""
+    defaults; ``sl``/``tp`` may be swept too). One row per combination: params then ``METRICS``.
+
+    ``blocks=S`` adds one column ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``): the daily returns
+    cut into ``S`` contiguous, nearly equal time blocks, and per block ``count, sum r, sum r²`` (row-major
+    (S, 3)); the input of :func:`workbench.optimize.overfit.pbo_cscv`. ``ConfigError`` when ``S < 2`` or
+    the bars give fewer than ``2 * S`` daily returns.
+    """
     chunks = list(
         iter_sweep(
             bars,
@@ -554,6 +601,7 @@ def sweep(
             sl=sl,
             tp=tp,
             chunk_size=chunk_size or sys.maxsize,
+            blocks=blocks,
         )
     )
     return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
@@ -647,7 +695,7 @@ def run(
     tr = np.empty((n + 2, len(K.TRADE_FIELDS)))
     out = K.sweep_kernel(
         *_ohlc_args(b), matrix, *arrays, np.array([sl]), np.array([tp]), _vol(b, settings.size),
-        *settings.kernel_args(), eq, tr,
+        *settings.kernel_args(), eq, tr, np.empty(0, np.int64), 0,
     )[0]  # fmt: skip
     tr = tr[: int(out[3])]
     ts = pl.Series("ts", b.ts).cast(pl.Datetime("us"))

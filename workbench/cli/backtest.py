@@ -80,6 +80,12 @@ def _optimize_args(p: argparse.ArgumentParser) -> None:
         "--address", default=None, help="Ray cluster: ray://HOST:10001 or HOST:6379 (default $RAY_ADDRESS)"
     )
     p.add_argument("--seed", type=int, default=0, help="sampler seed")
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="start over instead of resuming an interrupted run of the same request",
+    )
 
 
 @command(
@@ -103,6 +109,7 @@ def optimize(args: argparse.Namespace) -> Result:
         commission=args.commission,
         cash=args.cash,
         seed=args.seed,
+        resume=args.resume,
     )
     data = out.to_dict()
     lines = [

@@ -1,21 +1,38 @@
-"""Parameter optimisation on Ray Tune: grid/random (BasicVariantGenerator), TPE and NSGA-II (Optuna).
+"""Parameter optimisation on Ray Tune: grid/random (chunked), TPE and NSGA-II (Optuna).
 
-One trial = one backtest of one parameter combination on the in-sample bars, run by the fused engine
-(:func:`workbench.backtest.sweep` with a one-combination grid) in a Tune function trainable (1 CPU, actors
-reused). The bars go to the cluster once (``ray.put``) and reach the trainable through
-``tune.with_parameters``. Objectives are ``METRIC:max|min`` over :data:`workbench.backtest.METRICS`.
+**Grid and random** are evaluated in chunks: the driver builds the combinations once (grid = every valid
+combination of the ranges; random = ``trials`` of them drawn without replacement with ``seed``, all of
+them when ``trials`` >= the grid; both kept in grid order) and cuts them into ``4 × cluster CPUs`` chunks
+(at least one combination each). One Tune trial (1 CPU, Numba limited to it) evaluates one chunk with
+the fused engine, vectorised: :func:`evaluate` = :func:`workbench.backtest.sweep` over the chunk's
+combinations, so the stored metrics equal a direct ``sweep`` row for row. **TPE / NSGA-II** are
+sequential and model-based: one trial per combination (``OptunaSearch``). Every trial reports its
+``rows`` (each: the parameter columns, every metric column and any further column ``sweep`` returns),
+plus the node, job and process that evaluated it. The bars go to the cluster once (``ray.put``) and
+reach the trainable through ``tune.with_parameters``. Objectives are ``METRIC:max|min`` over
+:data:`workbench.backtest.METRICS`.
 
-* one objective: ``rank`` = position by the objective (nulls last, ties by trial order); the best
-  trial is the ``pareto`` list's only entry;
+* one objective: ``rank`` = position by the objective (nulls last, ties by combination order); the
+  best combination is the ``pareto`` list's only entry;
 * several objectives: ``rank`` = Pareto rank (1 = non-dominated, :func:`pareto_ranks`); ``pareto`` is
-  every rank-1 trial. A trial whose combination breaks the strategy's constraint reports no objectives
-  (stored with null objectives and null rank) and is never ranked.
+  every rank-1 combination. A combination that breaks the strategy's constraint (TPE/NSGA-II only: the
+  grid and random searches never draw one) is stored with null objectives and null rank.
 * walk-forward ``K``: the bars are cut into ``K + 1`` equal, time-ordered blocks; fold ``k`` (1..K)
   searches on block ``k - 1`` (in-sample) and scores the chosen parameters on block ``k``
   (out-of-sample; indicators restart cold at the block's start). The chosen parameters are the rank-1
-  trial best on the first objective. In-sample trials are stored with ``fold = k``; each fold's
-  in-sample and out-of-sample metrics are in ``folds`` (and in the optimisation's ``meta``); ``pareto`` is
-  the last fold's front. Without walk-forward the whole period is searched and ``fold`` is null.
+  combination best on the first objective. In-sample rows are stored with ``fold = k``; each fold's
+  in-sample and out-of-sample metrics are in ``folds`` (and in the optimisation's ``meta``); ``pareto``
+  is the last fold's front. Without walk-forward the whole period is searched and ``fold`` is null.
+* ``trials`` in the outcome = combinations evaluated (= stored rows); ``nodes`` = the distinct Ray node
+  ids that evaluated them; ``progress(done, total)`` is called as trial results arrive.
+
+**Resume.** Each search is a Tune experiment in ``<workspace>/tune/<name>``, ``name`` a hash of the
+request (strategy, data and its bars, grid, objectives, algorithm, trials, seed, walk-forward fold,
+engine settings). When that directory holds a restorable experiment (an interrupted run of the same
+request), it is resumed with ``Tuner.restore(..., resume_unfinished=True, resume_errored=True)``:
+finished trials are not evaluated again. The directories are removed once the results are committed to
+the store. ``WORKBENCH_FAULT=kill:after-trials:N`` (crash tests) SIGKILLs the driver once N trial
+results have arrived in this process and the experiment state on disk records them.
 
 ``address``: a Ray cluster for ``ray.init`` (``ray://host:10001`` or ``host:6379``; default
 ``$RAY_ADDRESS``, else a local Ray). A Jobs API address (``http://host:8265``) is refused: submit the
@@ -24,13 +41,16 @@ command itself with ``ray job submit`` (see docs/optimize.md).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import shutil
-import tempfile
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +62,22 @@ from workbench.errors import ConfigError, StrategyError
 from workbench.optimize.pareto import oriented, pareto_ranks
 from workbench.optimize.store import clean, insert_optimization, insert_results, results_frame
 
-__all__ = ["Objective", "OptimizeOutcome", "parse_objectives", "run_optimize", "ALGOS", "fold_bounds"]
+__all__ = [
+    "Objective",
+    "OptimizeOutcome",
+    "Progress",
+    "parse_objectives",
+    "run_optimize",
+    "evaluate",
+    "ALGOS",
+    "fold_bounds",
+]
+
+Progress = Callable[[int, int | None], None]
+CHUNKS_PER_CPU = 4
+STATE_PERIOD_S = "2"  # Tune's experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) unless set
+BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+_ROWS = "_rows"  # config key of a chunked trial: [first, stop) into the search's combinations
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +107,12 @@ def parse_objectives(items: Sequence[str]) -> tuple[Objective, ...]:
 @dataclass(frozen=True, slots=True)
 class OptimizeOutcome:
     optimization_id: int
-    trials: int
+    trials: int  # combinations evaluated (stored rows)
     pareto: list[dict[str, Any]]
     folds: list[dict[str, Any]]
     nodes: list[str]
     seconds: float
+    dashboard_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,30 +122,70 @@ class OptimizeOutcome:
             "folds": self.folds,
             "nodes": self.nodes,
             "seconds": round(self.seconds, 3),
+            "dashboard_url": self.dashboard_url,
         }
 
 
-# -- search algorithms (a registry: name -> builder of (search_alg, param_space, num_samples)) ------------
-
-Space = tuple[Any, dict[str, Any], int]
+# -- evaluating an explicit list of combinations --------------------------------------------------------
 
 
-def _combos(spec, grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    return _grid_frame(spec, grid).to_dicts()
+def evaluate(bars: pl.DataFrame, strategy: Any, combos: pl.DataFrame, **engine: Any) -> pl.DataFrame:
+    """:func:`workbench.backtest.sweep` over exactly the rows of ``combos`` (parameter columns, each
+    row a valid combination), in their order: the same columns and values as ``sweep``.
+
+    ``sweep`` takes a grid (a cross product), so the rows are covered by sub-grids: grouped by every
+    column but one (the one giving the fewest groups), each group is one vectorised ``sweep`` call.
+    """
+    if combos.height == 0:
+        raise StrategyError("no combination to evaluate")
+    names = combos.columns
+    if len(names) == 1:
+        free, groups = names[0], [combos]
+    else:
+        free = min(names, key=lambda c: combos.select(pl.exclude(c)).n_unique())
+        groups = combos.partition_by([c for c in names if c != free], maintain_order=True)
+    parts = [
+        sweep(bars, strategy, {c: g[c].unique(maintain_order=True).to_list() for c in names}, **engine)
+        for g in groups
+    ]
+    got = pl.concat(parts) if len(parts) > 1 else parts[0]
+    out = combos.with_row_index("_order").join(got, on=names, how="inner").sort("_order").drop("_order")
+    if out.height != combos.height:  # a combination broke the constraint, or one was given twice
+        raise StrategyError(f"evaluate: {combos.height} combinations gave {out.height} rows")
+    return out
 
 
-def _grid(spec, grid, objectives, trials, seed) -> Space:
+# -- search plans (a registry: name -> builder) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    search_alg: Any
+    space: dict[str, Any]
+    samples: int
+    combos: pl.DataFrame | None  # chunked searches: the combinations the trials' ``_rows`` index
+    total: int  # combinations the search evaluates
+
+
+def _chunked(frame: pl.DataFrame, chunks: int) -> _Plan:
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    return BasicVariantGenerator(), {"p": tune.grid_search(_combos(spec, grid))}, 1
+    n = frame.height
+    edges = np.linspace(0, n, max(1, min(n, chunks)) + 1).round().astype(int)
+    bounds = [[int(a), int(b)] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return _Plan(BasicVariantGenerator(), {_ROWS: tune.grid_search(bounds)}, 1, frame, n)
 
 
-def _random(spec, grid, objectives, trials, seed) -> Space:
-    from ray import tune
-    from ray.tune.search.basic_variant import BasicVariantGenerator
+def _grid(frame: pl.DataFrame, objectives, trials: int, seed: int, chunks: int) -> _Plan:
+    return _chunked(frame, chunks)
 
-    return BasicVariantGenerator(random_state=seed), {"p": tune.choice(_combos(spec, grid))}, trials
+
+def _random(frame: pl.DataFrame, objectives, trials: int, seed: int, chunks: int) -> _Plan:
+    if trials < frame.height:
+        pick = np.sort(np.random.default_rng(seed).choice(frame.height, size=trials, replace=False))
+        frame = frame[pick]
+    return _chunked(frame, chunks)
 
 
 def _domain(values: Sequence[Any]) -> Any:
@@ -126,14 +202,13 @@ def _domain(values: Sequence[Any]) -> Any:
     return tune.choice(vals)
 
 
-def _optuna(sampler: Callable[[int], Any]) -> Callable[..., Space]:
-    def build(spec, grid, objectives, trials, seed) -> Space:
+def _optuna(sampler: Callable[[int], Any]) -> Callable[..., _Plan]:
+    def build(frame: pl.DataFrame, objectives, trials: int, seed: int, chunks: int) -> _Plan:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-        frame = _grid_frame(spec, grid)  # validates names and the constraint (raises on an empty grid)
         space = {c: _domain(frame[c].to_list()) for c in frame.columns}
         metric = [o.metric for o in objectives]
         mode = [o.mode for o in objectives]
@@ -142,7 +217,7 @@ def _optuna(sampler: Callable[[int], Any]) -> Callable[..., Space]:
             mode=mode if len(mode) > 1 else mode[0],
             sampler=sampler(seed),
         )
-        return alg, space, trials
+        return _Plan(alg, space, trials, None, trials)
 
     return build
 
@@ -159,7 +234,7 @@ def _nsga2(seed: int) -> Any:
     return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
 
 
-ALGOS: dict[str, Callable[..., Space]] = {
+ALGOS: dict[str, Callable[..., _Plan]] = {
     "grid": _grid,
     "random": _random,
     "tpe": _optuna(_tpe),
@@ -174,32 +249,172 @@ def _trial(
     config: dict[str, Any],
     *,
     bars: pl.DataFrame,
+    combos: pl.DataFrame | None,
     strategy: str,
     engine: dict[str, Any],
     lo: int,
     hi: int,
-    objectives: list[str],
+    trace: str | None,
 ) -> None:
+    import numba
     import ray
     from ray import tune
 
+    ctx = ray.get_runtime_context()
+    cpus = int(ctx.get_assigned_resources().get("CPU", 1) or 1)
+    numba.set_num_threads(max(1, min(cpus, numba.config.NUMBA_NUM_THREADS)))  # this thread only
     bars = bars.slice(lo, hi - lo)
-    params = dict(config.get("p") or {k: v for k, v in config.items()})
-    report: dict[str, Any] = {"node_id": ray.get_runtime_context().get_node_id(), "valid": 1}
-    try:
-        row = sweep(bars, strategy, {k: [v] for k, v in params.items()}, **engine).row(0, named=True)
-        report.update({m: math.nan if row[m] is None else float(row[m]) for m in METRICS})
-    except StrategyError:  # the combination breaks the strategy's constraint
-        report.update({m: math.nan for m in METRICS}, valid=0)
-    report["params"] = params
+    report: dict[str, Any] = {"valid": 1}
+    if _ROWS in config:
+        first, stop = (int(x) for x in config[_ROWS])
+        assert combos is not None
+        rows = evaluate(bars, strategy, combos.slice(first, stop - first), **engine).to_dicts()
+        report["first"] = first
+    else:
+        params = dict(config)
+        try:
+            rows = sweep(bars, strategy, {k: [v] for k, v in params.items()}, **engine).to_dicts()
+        except StrategyError:  # the combination breaks the strategy's constraint
+            rows = [params]
+            report["valid"] = 0
+        # the objectives at the top level, for OptunaSearch
+        report.update({m: _float(rows[0].get(m)) for m in METRICS})
+    report.update(
+        rows=rows,
+        node_id=ctx.get_node_id(),
+        job_id=ctx.get_job_id(),
+        pid=os.getpid(),
+        evaluated_at=time.time(),
+    )
+    if trace:  # one JSON line per evaluation (crash tests count evaluations with it)
+        line = {k: report[k] for k in ("node_id", "job_id", "pid", "evaluated_at")}
+        line.update(trial_id=tune.get_context().get_trial_id(), first=report.get("first"),
+                    combinations=len(rows), params=_params_of(rows[0]))  # fmt: skip
+        with open(trace, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line, default=str) + "\n")
     tune.report(report)
+
+
+def _params_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in METRICS and not isinstance(v, list)}
+
+
+def _float(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+# -- driver-side Tune callback: progress and the crash hook ----------------------------------------------
+
+_LISTENERS: dict[str, _Listener] = {}
+
+
+class _Listener:
+    """Counts combinations as trial results arrive (``progress``) and runs the crash hook."""
+
+    def __init__(self, progress: Progress | None, total: int | None, fault_after: int | None) -> None:
+        self.progress = progress
+        self.total = total
+        self.fault_after = fault_after
+        self.done = 0
+        self.results = 0  # trial results that arrived in this process
+        self.path: Path | None = None
+        self.here = 0  # ... of them in the current experiment
+        self.restored_trials = 0  # finished trials the current experiment was restored with
+        self.tags: dict[str, str] = {}  # trial id -> Tune's experiment tag ("<creation number>_<config>")
+
+    def start(self, path: Path) -> None:
+        self.path, self.here, self.restored_trials = path, 0, 0
+
+    def restored(self, trials: list[Any]) -> None:
+        finished = [t for t in trials if t.status == "TERMINATED"]
+        self.restored_trials = len(finished)
+        n = sum(len(t.last_result.get("rows", ())) for t in finished)
+        if n:
+            self._advance(n)
+
+    def result(self, result: Mapping[str, Any]) -> None:
+        self.results += 1
+        self.here += 1
+        self._advance(len(result.get("rows", ())))
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def step_end(self) -> None:
+        if self.fault_after is None or self.results < self.fault_after or self.path is None:
+            return
+        # die once the state on disk records N of them (or all of this experiment's, if fewer)
+        if _finished_on_disk(self.path) >= self.restored_trials + min(self.here, self.fault_after):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _listener_for(key: str) -> _Listener | None:
+    return _LISTENERS.get(key)
+
+
+def _tune_callback(key: str) -> Any:
+    from ray.tune import Callback
+
+    class _Events(Callback):
+        """Forwards to the listener registered under ``key`` in this process. Tune pickles the callback
+        into the experiment directory and a restore uses that copy, so it holds only the key (the
+        experiment name) and looks the *current* run's listener up through ``_listener_for``."""
+
+        def __init__(self, key: str) -> None:
+            self.key = key
+            self.begun = False
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {"key": self.key, "begun": False}
+
+        def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            if not self.begun and (listener := _listener_for(self.key)) is not None:
+                self.begun = True
+                listener.restored(trials)
+
+        def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict, **info):
+            if (listener := _listener_for(self.key)) is not None:
+                listener.result(result)
+
+        def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            if (listener := _listener_for(self.key)) is not None:
+                listener.step_end()
+
+        def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+            if (listener := _listener_for(self.key)) is not None:
+                listener.tags.update({t.trial_id: t.experiment_tag for t in trials})
+
+    return _Events(key)
+
+
+def _finished_on_disk(path: Path) -> int:
+    """Trials recorded as finished in the newest experiment-state file of ``path`` (0 if none)."""
+    try:
+        newest = max(path.glob("experiment_state-*.json"))
+        state = json.loads(newest.read_text(encoding="utf-8"))
+    except (ValueError, OSError):  # none yet, or being replaced
+        return 0
+    return sum(json.loads(s).get("status") == "TERMINATED" for s, _ in state.get("trial_data", []))
+
+
+def _fault_after() -> int | None:
+    fault = os.environ.get("WORKBENCH_FAULT", "")
+    prefix = "kill:after-trials:"
+    if not fault.startswith(prefix):
+        return None
+    try:
+        return max(1, int(fault[len(prefix) :]))
+    except ValueError:
+        raise ConfigError(f"WORKBENCH_FAULT={fault!r}: expected kill:after-trials:N") from None
 
 
 # -- driver --------------------------------------------------------------------------------------------
 
 
-def _connect(address: str | None) -> bool:
-    """``ray.init`` unless already connected; returns whether this call started the connection."""
+def _connect(address: str | None) -> tuple[bool, str | None]:
+    """``ray.init`` unless already connected; returns (whether this call connected, dashboard URL)."""
     import ray
 
     if address and address.strip().lower().startswith(("http://", "https://")):
@@ -209,18 +424,21 @@ def _connect(address: str | None) -> bool:
             f"ray job submit --address {address} -- workbench optimize ... (see docs/optimize.md)"
         )
     if ray.is_initialized():
-        return False
+        return False, None
     from workbench.config import settings
 
     dashboard = settings().ray_dashboard
     try:
         if address:
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         else:
-            ray.init(include_dashboard=dashboard, log_to_driver=False, logging_level="ERROR")
+            ctx = ray.init(include_dashboard=dashboard, log_to_driver=False, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ConfigError(f"--address {address or '(local)'}: cannot start/connect to Ray ({e})") from None
-    return True
+    url = getattr(ctx, "dashboard_url", None) or None
+    if url and "://" not in url:
+        url = f"http://{url}"
+    return True, url
 
 
 def fold_bounds(n: int, k: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
@@ -234,45 +452,99 @@ def fold_bounds(n: int, k: int) -> list[tuple[tuple[int, int], tuple[int, int]]]
     return [((int(edges[i]), int(edges[i + 1])), (int(edges[i + 1]), int(edges[i + 2]))) for i in range(k)]
 
 
+def _experiment_name(request: Mapping[str, Any], bars: pl.DataFrame, fold: int) -> str:
+    """``ALGO-STRATEGY-HASH[-foldK]``: the same request on the same bars gives the same name."""
+    ts = bars["ts"]
+    fingerprint = [bars.height, str(ts[0]), str(ts[-1]), float(bars["close"].sum())]
+    payload = json.dumps({"v": 1, **request, "bars": fingerprint, "fold": fold}, sort_keys=True, default=str)
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return f"{request['algo']}-{request['strategy']}-{digest}" + (f"-fold{fold}" if fold else "")
+
+
 def _search(
+    plan: _Plan,
     bars_ref: Any,
     spec,
-    grid,
-    objectives: tuple[Objective, ...],
-    algo: str,
-    trials: int,
-    seed: int,
     engine: dict[str, Any],
     lo: int,
     hi: int,
-    storage: str,
+    path: Path,
+    listener: _Listener,
+    resume: bool,
 ) -> list[dict[str, Any]]:
-    """One Tune run over bars ``[lo, hi)``; the reported results in trial order."""
+    """One Tune experiment over bars ``[lo, hi)`` in ``path`` (resumed when restorable); the rows in
+    combination order, each ``{"params", METRICS..., "valid", "node_id", "extra"}``."""
     from ray import tune
 
-    search_alg, space, samples = ALGOS[algo](spec, grid, objectives, trials, seed)
-    trainable = tune.with_parameters(
-        _trial,
-        bars=bars_ref,  # an ObjectRef: with_parameters hands each worker the frame, stored once
-        strategy=spec.name,
-        engine=engine,
-        lo=lo,
-        hi=hi,
-        objectives=[o.metric for o in objectives],
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            _trial,
+            bars=bars_ref,  # an ObjectRef: with_parameters hands each worker the frame, stored once
+            combos=plan.combos,
+            strategy=spec.name,
+            engine=engine,
+            lo=lo,
+            hi=hi,
+            trace=os.environ.get("WORKBENCH_TUNE_TRACE") or None,
+        ),
+        {"cpu": 1},
     )
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, {"cpu": 1}),
-        param_space=space,
-        tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=samples, reuse_actors=True),
-        run_config=tune.RunConfig(storage_path=storage, verbose=0, log_to_file=False),
-    )
-    results = tuner.fit()
-    rows = []
+    tuner = None
+    if path.exists() and not (resume and tune.Tuner.can_restore(str(path))):
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        try:
+            tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+        except Exception:  # noqa: BLE001 - an unreadable/incompatible experiment: start over
+            shutil.rmtree(path, ignore_errors=True)
+    if tuner is None:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=plan.space,
+            tune_config=tune.TuneConfig(search_alg=plan.search_alg, num_samples=plan.samples, reuse_actors=True),
+            run_config=tune.RunConfig(
+                name=path.name,
+                storage_path=str(path.parent),
+                callbacks=[_tune_callback(path.name)],
+                verbose=0,
+                log_to_file=False,
+            ),
+        )  # fmt: skip
+    _LISTENERS[path.name] = listener
+    listener.start(path)
+    try:
+        results = tuner.fit()
+    finally:
+        _LISTENERS.pop(path.name, None)
+    keyed: list[tuple[Any, dict[str, Any]]] = []
     for r in results:
-        if r.error is not None or not r.metrics or "params" not in r.metrics:
+        m = r.metrics
+        if r.error is not None or not m or "rows" not in m:
             raise StrategyError(f"optimisation trial failed: {' '.join(str(r.error).split())[:200]}")
-        rows.append(r.metrics)
-    return sorted(rows, key=lambda m: m.get("trial_id", ""))
+        # chunks in combination order; one-combination trials in creation order (trial ids are random)
+        key = m["first"] if plan.combos is not None else _created(listener.tags.get(m.get("trial_id")))
+        for i, row in enumerate(m["rows"]):
+            keyed.append(((key, i), _row(row, plan, m)))
+    keyed.sort(key=lambda kv: kv[0])
+    return [row for _, row in keyed]
+
+
+def _created(tag: str | None) -> int:
+    number = (tag or "").partition("_")[0]
+    if not number.isdigit():
+        raise StrategyError(f"optimisation: cannot order a trial by its Tune experiment tag {tag!r}")
+    return int(number)
+
+
+def _row(row: Mapping[str, Any], plan: _Plan, trial: Mapping[str, Any]) -> dict[str, Any]:
+    names = plan.combos.columns if plan.combos is not None else list(plan.space)
+    return {
+        "params": {p: row[p] for p in names},
+        **{m: _float(row.get(m)) for m in METRICS},
+        "valid": int(trial["valid"]),
+        "node_id": trial["node_id"],
+        "extra": {k: v for k, v in row.items() if k not in METRICS and k not in names},
+    }
 
 
 def _ranked(rows: list[dict[str, Any]], objectives: tuple[Objective, ...]) -> np.ndarray:
@@ -289,7 +561,7 @@ def _ranked(rows: list[dict[str, Any]], objectives: tuple[Objective, ...]) -> np
         ranks[idx] = pareto_ranks(values[idx], modes)
     else:
         v = oriented(values[idx], modes)[:, 0]
-        order = np.lexsort((np.arange(idx.size), -v))  # best first, ties by trial order
+        order = np.lexsort((np.arange(idx.size), -v))  # best first, ties by combination order
         ranks[idx[order]] = np.arange(1, idx.size + 1)
     return ranks
 
@@ -333,8 +605,13 @@ def run_optimize(
     commission: float = 0.0,
     cash: float = 10_000,
     seed: int = 0,
+    progress: Progress | None = None,
+    resume: bool = True,
 ) -> OptimizeOutcome:
-    """Search ``grid``'s ranges with ``algo`` on Ray Tune and store every trial (see the module doc)."""
+    """Search ``grid``'s ranges with ``algo`` on Ray Tune and store every combination evaluated (see
+    the module doc). ``progress(done, total)``: combinations evaluated so far and the total (``None``
+    when unknown), called in this process as trial results arrive. ``resume=False`` discards an
+    interrupted run of the same request instead of resuming it."""
     t0 = time.perf_counter()
     if algo not in ALGOS:
         raise ConfigError(f"--algo {algo!r} is unknown (known: {', '.join(ALGOS)})")
@@ -342,7 +619,12 @@ def run_optimize(
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     objectives = tuple(objectives) or parse_objectives([])
     spec = get_strategy(strategy)
-    _grid_frame(spec, grid)  # fail fast on unknown parameter names
+    frame = _grid_frame(spec, grid)  # fail fast on unknown parameter names
+    if frame.height == 0:
+        raise StrategyError(
+            f"no combination of the grid satisfies {spec.name!r}'s constraint {spec.constraint!r}"
+        )
+    fault_after = _fault_after()
     if address is None:
         from workbench.config import settings
 
@@ -351,18 +633,35 @@ def run_optimize(
     symbol, _, tf = data.partition(":")
     engine = {"fill": fill, "commission": commission, "cash": cash}
     windows = fold_bounds(bars.height, walk_forward) if walk_forward else [((0, bars.height), None)]
+    request = {
+        "strategy": spec.name,
+        "data": data,
+        "grid": {k: list(v) for k, v in grid.items()},
+        "objectives": [[o.metric, o.mode] for o in objectives],
+        "algo": algo,
+        "trials": None if algo == "grid" else trials,
+        "seed": seed,
+        "walk_forward": walk_forward,
+        "engine": engine,
+    }
+    paths = [Path(ws.home) / "tune" / _experiment_name(request, bars, k if test else 0)
+             for k, (_, test) in enumerate(windows, start=1)]  # fmt: skip
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    started = _connect(address)
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", STATE_PERIOD_S)
+    started, dashboard_url = _connect(address)
     import ray
 
-    storage = tempfile.mkdtemp(prefix="workbench-tune-")
     runs: list[tuple[int | None, list[dict[str, Any]], np.ndarray]] = []
     folds: list[dict[str, Any]] = []
     try:
-        bars_ref = ray.put(bars)
-        for k, (train, test) in enumerate(windows, start=1):
-            rows = _search(bars_ref, spec, grid, objectives, algo, trials, seed, engine, *train, storage)
+        chunks = CHUNKS_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        listener = _Listener(progress, None, fault_after)
+        bars_ref = ray.put(bars.select(c for c in BAR_COLUMNS if c in bars.columns))
+        for k, ((train, test), path) in enumerate(zip(windows, paths, strict=True), start=1):
+            plan = ALGOS[algo](frame, objectives, trials, seed, chunks)  # a fresh searcher per fold
+            listener.total = plan.total * len(windows)
+            rows = _search(plan, bars_ref, spec, engine, *train, path, listener, resume)
             ranks = _ranked(rows, objectives)
             runs.append((k if test else None, rows, ranks))
             if test is None:
@@ -385,7 +684,6 @@ def run_optimize(
                 }
             )
     finally:
-        shutil.rmtree(storage, ignore_errors=True)
         if started:
             ray.shutdown()
     nodes = sorted({r["node_id"] for _, rows, _ in runs for r in rows})
@@ -429,6 +727,8 @@ def run_optimize(
                 fold=fold,
             )
             offset += insert_results(con, out)
+    for path in paths:  # committed: the interrupted-run state is no longer needed
+        shutil.rmtree(path, ignore_errors=True)
     _, last_rows, last_ranks = runs[-1]
     return OptimizeOutcome(
         oid,
@@ -437,6 +737,7 @@ def run_optimize(
         folds,
         nodes,
         time.perf_counter() - t0,
+        dashboard_url,
     )
 
 

@@ -15,7 +15,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["IngestWidget", "ChatWidget", "OverviewDashboard", "OptimizationDashboard"]
+__all__ = [
+    "IngestWidget",
+    "ChatWidget",
+    "OverviewDashboard",
+    "OptimizationDashboard",
+    "BacktestWidget",
+    "OptimizeWidget",
+]
 
 # public name -> module that defines it
 _WIDGETS: dict[str, str] = {
@@ -23,6 +30,8 @@ _WIDGETS: dict[str, str] = {
     "ChatWidget": "workbench.ui.chat",
     "OverviewDashboard": "workbench.ui.dashboards",
     "OptimizationDashboard": "workbench.ui.dashboards",
+    "BacktestWidget": "workbench.ui.backtest",
+    "OptimizeWidget": "workbench.ui.optimize",
 }
 
 

@@ -1,15 +1,21 @@
-"""Ray Tune searches (TPE, NSGA-II, walk-forward) on the packaged EURUSD hourly bars, one local Ray."""
+"""Ray Tune searches (chunked grid/random, TPE, NSGA-II, walk-forward) on the packaged EURUSD hourly
+bars, one local Ray (2 CPUs -> 8 chunks). The oracle for stored metrics is a direct ``sweep``."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from datetime import datetime
 
+import numpy as np
+import polars as pl
 import pytest
 
-from workbench.backtest import sweep
-from workbench.optimize import parse_objectives, run_optimize
+from workbench.backtest import METRICS, get_strategy, sweep
+from workbench.backtest.engine import _grid_frame
+from workbench.optimize import ALGOS, parse_objectives, run_optimize
+from workbench.optimize.tune import evaluate
 from workbench.workspace import open_workspace
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.xdist_group("ray")]
@@ -99,3 +105,72 @@ def test_walk_forward_two_folds(ws):
     )
     rows = ws.optimization_results(out.optimization_id)
     assert rows.group_by("fold").len().sort("fold").rows() == [(1, 6), (2, 6)]
+
+
+def _stored(ws, oid):
+    rows = ws.optimization_results(oid).sort("trial")
+    return [(json.loads(p), json.loads(m)) for p, m in zip(rows["parameters"], rows["metrics"], strict=True)]
+
+
+def _direct(frame):
+    """A sweep frame as (params, metrics) with non-finite metrics as null, as the store keeps them."""
+    params = [c for c in frame.columns if c not in METRICS]
+    out = []
+    for r in frame.iter_rows(named=True):
+        m = {k: (None if isinstance(r[k], float) and not math.isfinite(r[k]) else r[k]) for k in METRICS}
+        out.append(({k: r[k] for k in params}, m))
+    return out
+
+
+def test_grid_is_chunked_and_equals_a_direct_sweep_row_for_row(ws):
+    calls = []
+    out = run_optimize(ws, "sma_cross", "EURUSD:1h", GRID, parse_objectives(["sharpe:max"]), algo="grid",
+                       progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    direct = sweep(ws.bars("EURUSD:1h"), "sma_cross", GRID)
+    assert out.trials == direct.height == 26 * 17  # every fast < slow pair: all of them here
+    assert _stored(ws, out.optimization_id) == _direct(direct)
+    # one Tune trial per chunk (2 CPUs x 4), each reporting its chunk's combinations
+    assert len(calls) == 8 and calls[-1] == (direct.height, direct.height)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[0][0] > 1
+    # rank 1 is the best Sharpe of the direct sweep
+    rows = ws.optimization_results(out.optimization_id)
+    best = rows.filter(rank=1).row(0, named=True)
+    assert json.loads(best["objectives"])["sharpe"] == direct["sharpe"].max()
+    # the resumable experiment directory is removed once the results are stored
+    assert not any((ws.home / "tune").iterdir())
+
+
+def test_random_draws_distinct_combinations_and_equals_a_direct_sweep(ws):
+    out = run_optimize(ws, "sma_cross", "EURUSD:1h", GRID, parse_objectives(["total_return_pct:max"]),
+                       algo="random", trials=30, seed=7)  # fmt: skip
+    stored = _stored(ws, out.optimization_id)
+    pairs = [(p["fast"], p["slow"]) for p, _ in stored]
+    assert out.trials == 30 and len(set(pairs)) == 30  # without replacement
+    assert pairs == sorted(pairs)  # kept in grid order
+    direct = sweep(ws.bars("EURUSD:1h"), "sma_cross", GRID)
+    wanted = pl.DataFrame({"fast": [f for f, _ in pairs], "slow": [s for _, s in pairs]})
+    assert stored == _direct(wanted.join(direct, on=["fast", "slow"], how="left"))
+
+
+def test_random_plan_takes_the_whole_grid_when_trials_exceed_it():
+    frame = _grid_frame(get_strategy("sma_cross"), GRID)
+    plan = ALGOS["random"](frame, (), frame.height + 5, 0, 8)
+    assert plan.combos.equals(frame) and plan.total == frame.height
+    small = ALGOS["random"](frame, (), 12, 3, 100)  # more chunks than combinations: one each
+    assert small.total == 12 and len(small.space["_rows"]["grid_search"]) == 12
+    again = ALGOS["random"](frame, (), 12, 3, 100)
+    assert small.combos.equals(again.combos)  # seeded
+
+
+def test_evaluate_explicit_combinations_in_their_order():
+    ws_bars = pytest.importorskip("workbench.data.samples").sample_frames()["EURUSD:1h"]
+    bars = ws_bars.select("ts", "open", "high", "low", "close", "volume")
+    frame = _grid_frame(get_strategy("sma_cross"), GRID)
+    pick = frame[np.random.default_rng(5).permutation(frame.height)[:40].tolist()]  # shuffled
+    got = evaluate(bars, "sma_cross", pick)
+    direct = pick.join(sweep(bars, "sma_cross", GRID), on=["fast", "slow"], how="left")
+    assert got.equals(direct)
+    if "blocks" in inspect.signature(sweep).parameters:  # extra sweep columns are carried along
+        with_blocks = evaluate(bars, "sma_cross", pick, blocks=4)
+        full = pick.join(sweep(bars, "sma_cross", GRID, blocks=4), on=["fast", "slow"], how="left")
+        assert "block_moments" in with_blocks.columns and with_blocks.equals(full)

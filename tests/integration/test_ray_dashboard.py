@@ -1,0 +1,83 @@
+"""The Ray dashboard of a token-authenticated head answers while `workbench optimize --address` runs a
+sweep on it: with `Authorization: Bearer <token>` its API returns 200 and JSON describing this cluster
+(version, one node, the running Tune trial actor); without the token, or with a wrong one, it refuses
+(401/403). The optimize JSON names the dashboard (`dashboard_url`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.xdist_group("ray")]
+
+_spec = importlib.util.spec_from_file_location(
+    "_wb_ray_cluster", Path(__file__).with_name("test_ray_cluster.py")
+)
+rc = sys.modules.get(_spec.name)
+if rc is None:  # the shared cluster helpers
+    rc = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(rc)
+
+
+def _get(url: str, token: str | None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _json(url: str, token: str) -> dict:
+    status, body = _get(url, token)
+    assert status == 200, (url, status, body[:300])
+    return json.loads(body)
+
+
+def _trial_actors(c) -> list[dict]:
+    data = _json(f"{c.dashboard}/api/v0/actors?limit=1000", c.token)
+    actors = data["data"]["result"]["result"]
+    return [a for a in actors if a["state"] == "ALIVE" and "ImplicitFunc" in (a.get("class_name") or "")]
+
+
+def test_dashboard_answers_with_the_token_while_a_sweep_runs(tmp_path):
+    import ray
+
+    with rc.ray_cluster(tmp_path, dashboard=True) as c:
+        # 1 605 pairs on 200k bars with 1 CPU: tens of seconds of work, a wide window to ask in
+        rc.store_series(c.home, "SYN:1h", 200_000)
+        cmd = rc.optimize_cmd(c.address, "SYN:1h", "--param", "fast=5:50", "--param", "slow=10:200:5",
+                              "--objective", "sharpe:max", "--algo", "grid")  # fmt: skip
+        proc = subprocess.Popen(cmd, env=c.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 300
+            while not _trial_actors(c):  # the sweep's Tune trial actor is up: the sweep is running
+                assert proc.poll() is None, f"optimize ended first: {proc.communicate()[1][-2000:]}"
+                assert time.monotonic() < deadline, "no Tune trial actor appeared"
+                time.sleep(0.5)
+            version = _json(f"{c.dashboard}/api/version", c.token)
+            assert version["ray_version"] == ray.__version__
+            nodes = _json(f"{c.dashboard}/nodes?view=summary", c.token)
+            assert nodes["result"] is True and len(nodes["data"]["summary"]) == 1  # the head alone
+            tasks = _json(f"{c.dashboard}/api/v0/tasks?limit=100", c.token)
+            assert tasks["result"] is True and tasks["data"]["result"]["total"] >= 1
+            for path in ("/api/version", "/nodes?view=summary", "/api/v0/tasks?limit=5"):
+                assert _get(c.dashboard + path, None)[0] in (401, 403), path
+                assert _get(c.dashboard + path, "0" * 64)[0] in (401, 403), path
+            assert proc.poll() is None  # every answer above came while the sweep was running
+            out, err = proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err[-3000:]
+        result = json.loads(out)
+        assert result["trials"] == 1605 and result["dashboard_url"] == c.dashboard

@@ -1,0 +1,333 @@
+"""Overfitting checks of an optimisation: the deflated Sharpe ratio and the probability of backtest
+overfitting (PBO) by combinatorially symmetric cross-validation (CSCV).
+
+* :func:`deflated_sharpe` — Bailey & López de Prado (2014), "The Deflated Sharpe Ratio: Correcting for
+  Selection Bias, Backtest Overfitting and Non-Normality": ``DSR = PSR(SR0*)``, the probability that the
+  chosen trial's true Sharpe ratio exceeds the Sharpe ratio the best of ``N`` skill-less trials is
+  expected to reach, ``SR0* = √V[SR_n] · ((1 − γ) Z⁻¹(1 − 1/N) + γ Z⁻¹(1 − 1/(N e)))`` (γ the
+  Euler–Mascheroni constant), with ``PSR(SR*) = Z((SR − SR*) √(T − 1) / √(1 − γ3 SR + (γ4 − 1)/4 SR²))``.
+* :func:`pbo_cscv` — Bailey, Borwein, López de Prado & Zhu (2015), "The Probability of Backtest
+  Overfitting": the ``S`` time blocks are split every way into two halves (in-sample / out-of-sample);
+  for each split the trial best in-sample is ranked out-of-sample; PBO is the share of splits where it
+  ranks at or below the median (logit ``λ <= 0``).
+* :func:`overfitting` — both for stored trial rows (``sharpe`` and ``block_moments`` columns of
+  :func:`workbench.backtest.sweep` with ``blocks=S``), as an :class:`Overfit`.
+
+Conventions:
+
+* **Per period, not annualised.** :func:`deflated_sharpe` takes Sharpe ratios per return period (per
+  day for the engine): ``mean / std(ddof=1)`` of the daily returns. The engine's ``sharpe`` column is
+  annualised as ``mean / std × √252`` (``_DAYS_PER_YEAR`` in :mod:`workbench.backtest._kernel`), so a
+  per-day Sharpe is ``sharpe / √252``; :func:`overfitting` does that division with ``periods_per_year``
+  and reports its Sharpe ratios annualised again, like the engine.
+* ``kurtosis`` is the plain (non-excess) kurtosis: 3 for normal returns. :func:`overfitting` estimates
+  skew and kurtosis with ``scipy.stats.skew`` / ``kurtosis(fisher=False)`` (the biased moment
+  estimators) from the chosen trial's daily returns when it is given them (:func:`daily_returns` of
+  ``workbench.backtest.run(...).equity``); without them it assumes normal returns (skew 0, kurtosis 3)
+  and says so (``normal_assumed``). The block moments (count, sum, sum of squares) give the number of
+  observations, the mean and the variance, but not the third and fourth moments.
+* ``N`` (trials) = the trials with a finite Sharpe ratio; ``V[SR_n]`` = their sample variance
+  (``ddof=1``). The null hypothesis is the paper's: all trials have a true Sharpe ratio of 0, so
+  ``SR0*`` does not add the trials' mean Sharpe ratio (López de Prado's later variant does).
+* CSCV performance = the Sharpe ratio (per period) of the daily returns of the pooled blocks, from the
+  pooled count / sum / sum of squares. A trial whose Sharpe ratio is undefined in a half (fewer than two
+  returns, or zero variance) ranks last there (ties share their average rank); it is never the
+  in-sample best unless every trial is undefined, and then the split is left out (``n_splits`` counts
+  the splits used). The best in-sample trial is the first one on a tie. Relative rank
+  ``ω = rank / (N + 1)`` with rank 1 = worst out-of-sample, ``λ = ln(ω / (1 − ω))``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from workbench.errors import ConfigError
+
+__all__ = [
+    "EULER_GAMMA",
+    "PBO",
+    "Overfit",
+    "daily_returns",
+    "deflated_sharpe",
+    "expected_max_sharpe",
+    "overfitting",
+    "pbo_cscv",
+]
+
+EULER_GAMMA = 0.5772156649015329
+_MAX_ELEMENTS = 1 << 16  # trials × splits per CSCV chunk (working arrays of 512 KiB: cache-sized)
+_VAR_RTOL = 1e-12  # variance below this fraction of the mean square = zero variance (rounding)
+
+
+def expected_max_sharpe(n_trials: int, variance: float) -> float:
+    """``SR0*``: the expected maximum of ``n_trials`` Sharpe ratios drawn around 0 with ``variance``
+    (same units as the Sharpe ratios: per period in :func:`deflated_sharpe`)."""
+    if n_trials < 2:
+        raise ConfigError(f"the expected maximum Sharpe needs at least 2 trials, got {n_trials}")
+    if not variance >= 0:
+        raise ConfigError(f"the variance of the trials' Sharpe ratios must be >= 0, got {variance!r}")
+    z = (1.0 - EULER_GAMMA) * stats.norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * stats.norm.ppf(
+        1.0 - 1.0 / (n_trials * math.e)
+    )
+    return math.sqrt(variance) * float(z)
+
+
+def deflated_sharpe(
+    sharpe: float, trial_sharpes: np.ndarray, n_obs: int, skew: float, kurtosis: float
+) -> float:
+    """The deflated Sharpe ratio (a probability in [0, 1]) of a trial with ``sharpe`` chosen among
+    ``trial_sharpes`` (all of them, the chosen one included; non-finite values are not trials).
+
+    Every Sharpe ratio is **per period** (not annualised), estimated from ``n_obs`` returns whose skew
+    and (non-excess, normal = 3) ``kurtosis`` are given. NaN when ``sharpe`` is not finite.
+    """
+    sr = np.asarray(trial_sharpes, dtype=np.float64).ravel()
+    sr = sr[np.isfinite(sr)]
+    if sr.size < 2:
+        raise ConfigError(
+            f"the deflated Sharpe ratio needs at least 2 trials with a Sharpe ratio, got {sr.size}"
+        )
+    if n_obs < 2:
+        raise ConfigError(f"the deflated Sharpe ratio needs at least 2 returns, got n_obs={n_obs}")
+    if not math.isfinite(sharpe):
+        return math.nan
+    sr0 = expected_max_sharpe(sr.size, float(np.var(sr, ddof=1)))
+    denom = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
+    if not (kurtosis >= 1.0 + skew * skew and denom > 0):  # every distribution has kurtosis >= 1 + skew²
+        raise ConfigError(f"skew={skew!r}, kurtosis={kurtosis!r}: not moments of a distribution")
+    return float(stats.norm.cdf((sharpe - sr0) * math.sqrt(n_obs - 1) / math.sqrt(denom)))
+
+
+@dataclass(frozen=True)
+class PBO:
+    """The outcome of :func:`pbo_cscv`: ``pbo`` = share of the ``n_splits`` splits with logit <= 0;
+    ``logits[i]`` is split ``i``'s λ, the splits in ``itertools.combinations(range(blocks), blocks // 2)``
+    order (the in-sample blocks; NaN for a split left out)."""
+
+    pbo: float
+    logits: np.ndarray = field(repr=False, compare=False)
+    n_splits: int
+    n_trials: int
+    blocks: int
+
+
+def _sharpe_key(n: np.ndarray, s: np.ndarray, q: np.ndarray, common: bool) -> np.ndarray:
+    """Per-period Sharpe ratios from pooled (count, sum, sum of squares), ``-inf`` where undefined; with
+    ``common`` (one count per row, ``n`` of shape (rows, 1)) only an order-keeping transform of them,
+    ``s / √(n q − s²) = Sharpe × √(n / (n − 1))``, enough to rank the trials of a row."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nq = q * n
+        key = nq - s * s  # n × the sum of squared deviations
+        bad = ~(key > _VAR_RTOL * nq)
+        np.sqrt(key, out=key)
+        np.divide(s, key, out=key)
+        if not common:
+            key *= np.sqrt((n - 1) / n)
+    if (n < 2).any():
+        bad |= n < 2
+    key[bad] = -np.inf
+    return key
+
+
+def _relative_logits(sr_is: np.ndarray, sr_oos: np.ndarray) -> np.ndarray:
+    """λ of each row (a split): the in-sample best trial's out-of-sample rank; NaN if none is defined."""
+    rows = np.arange(sr_is.shape[0])
+    best = np.argmax(sr_is, axis=1)
+    v = sr_oos[rows, best][:, None]
+    rank = np.count_nonzero(sr_oos < v, axis=1) + (np.count_nonzero(sr_oos == v, axis=1) + 1) / 2.0
+    omega = rank / (sr_is.shape[1] + 1)
+    logits = np.log(omega / (1.0 - omega))
+    logits[sr_is[rows, best] == -np.inf] = np.nan
+    return logits
+
+
+def pbo_cscv(moments: np.ndarray, *, max_elements: int = _MAX_ELEMENTS) -> PBO:
+    """Probability of backtest overfitting by CSCV from per-block return moments.
+
+    ``moments``: shape (N trials, S blocks, 3), per trial and time block ``(count, sum r, sum r²)`` of
+    its daily returns (:func:`workbench.backtest.sweep` with ``blocks=S``, column ``block_moments``
+    reshaped). ``S`` must be even; all ``C(S, S/2)`` splits are used (S = 16: 12 870). A split and its
+    complement share the same two Sharpe matrices, so half of them are computed, ``max_elements``
+    trials × splits at a time (memory stays around 10 such float64 arrays).
+    """
+    m = np.asarray(moments, dtype=np.float64)
+    if m.ndim != 3 or m.shape[2] != 3:
+        raise ConfigError(f"moments must have shape (trials, blocks, 3), got {m.shape}")
+    n_trials, n_blocks = m.shape[0], m.shape[1]
+    if n_trials < 2:
+        raise ConfigError(f"PBO needs at least 2 trials, got {n_trials}")
+    if n_blocks < 2 or n_blocks % 2:
+        raise ConfigError(f"PBO needs an even number of blocks >= 2, got {n_blocks}")
+    if not np.isfinite(m).all():
+        raise ConfigError("moments must be finite (a trial without returns has count 0, not NaN)")
+    splits = list(itertools.combinations(range(n_blocks), n_blocks // 2))
+    index = {c: i for i, c in enumerate(splits)}
+    # the splits holding block 0 in-sample; their complements are the other half
+    half = [i for i, c in enumerate(splits) if c[0] == 0]
+    mirror = np.array([index[tuple(sorted(set(range(n_blocks)) - set(splits[i])))] for i in half])
+    chosen = np.array([splits[i] for i in half], dtype=np.intp)  # (splits / 2, S / 2)
+    per_block = [np.ascontiguousarray(m[:, :, j].T) for j in range(3)]  # count, sum, sumsq: (S, N)
+    tot = m.sum(axis=1)  # (N, 3)
+    # usually every trial has the same daily returns per block (only a run gone bust has fewer)
+    common = bool((per_block[0] == per_block[0][:, :1]).all())
+    logits = np.empty(len(splits))
+    step = max(1, int(max_elements) // n_trials)
+    for a in range(0, len(half), step):
+        b = min(a + step, len(half))
+        sel = chosen[a:b]
+        pooled = []
+        for j, x in enumerate(per_block):  # in-sample sums: S/2 gathered rows added (no BLAS threads)
+            if j == 0 and common:
+                acc = x[:, 0][sel].sum(axis=1, keepdims=True)
+            else:
+                acc = x[sel[:, 0]]
+                for col in range(1, sel.shape[1]):
+                    acc += x[sel[:, col]]
+            pooled.append((acc, (tot[0, 0] if common and j == 0 else tot[:, j]) - acc))
+        (n_is, n_oos), (s_is, s_oos), (q_is, q_oos) = pooled
+        sr_is = _sharpe_key(n_is, s_is, q_is, common)
+        sr_oos = _sharpe_key(n_oos, s_oos, q_oos, common)
+        logits[half[a:b]] = _relative_logits(sr_is, sr_oos)
+        logits[mirror[a:b]] = _relative_logits(sr_oos, sr_is)
+    used = ~np.isnan(logits)
+    if not used.any():
+        raise ConfigError("PBO: no trial has a defined Sharpe ratio in any half of the blocks")
+    logits.setflags(write=False)
+    return PBO(
+        pbo=float(np.mean(logits[used] <= 0.0)),
+        logits=logits,
+        n_splits=int(used.sum()),
+        n_trials=n_trials,
+        blocks=n_blocks,
+    )
+
+
+def daily_returns(equity: pl.DataFrame) -> np.ndarray:
+    """The daily returns the engine's ``sharpe`` is computed from, out of an equity curve (``ts,
+    equity``, e.g. ``workbench.backtest.run(...).equity``): equity at the last bar of each calendar day
+    over the previous such equity, minus 1, while that previous equity is positive."""
+    ts = equity["ts"].dt.cast_time_unit("us").dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    eq = equity["equity"].cast(pl.Float64).to_numpy()
+    day = ts // 86_400_000_000
+    at_close = eq[np.append(np.diff(day) != 0, True)]
+    prev, cur = at_close[:-1], at_close[1:]
+    keep = prev > 0
+    return cur[keep] / prev[keep] - 1.0
+
+
+@dataclass(frozen=True)
+class Overfit:
+    """Overfitting checks of one chosen trial among ``n_trials`` (see the module docstring).
+
+    ``sharpe`` and ``expected_max_sharpe`` (``SR0*``) are annualised like the engine's ``sharpe``
+    (× √``periods_per_year``); ``deflated_sharpe`` is a probability; ``pbo`` a share of splits. A value
+    that cannot be computed is None: the deflated Sharpe ratio without a chosen Sharpe ratio or with
+    fewer than 2 trials, the PBO without ``block_moments`` (or when no trial has a Sharpe ratio).
+    """
+
+    deflated_sharpe: float | None
+    pbo: float | None
+    n_trials: int
+    sharpe: float | None
+    expected_max_sharpe: float | None
+    n_obs: int
+    skew: float
+    kurtosis: float
+    normal_assumed: bool
+    blocks: int | None
+    n_splits: int | None
+    periods_per_year: float
+    cscv: PBO | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (no logits), e.g. for an optimisation's ``meta``."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            if name == "cscv":
+                continue
+            v = getattr(self, name)
+            out[name] = None if isinstance(v, float) and not math.isfinite(v) else v
+        return out
+
+
+def overfitting(
+    rows: pl.DataFrame,
+    best_index: int,
+    *,
+    returns: np.ndarray | None = None,
+    periods_per_year: float = 252.0,
+) -> Overfit:
+    """Deflated Sharpe ratio of the trial in row ``best_index`` of ``rows`` and the PBO of the search.
+
+    ``rows``: one row per trial, with the engine's annualised ``sharpe`` (null = undefined) and, for
+    the PBO, ``block_moments`` (``sweep(..., blocks=S)``; null rows are left out). ``returns``: the
+    chosen trial's daily returns (:func:`daily_returns` of its ``run(...).equity``) for skew and
+    kurtosis; without them normal returns are assumed. The number of returns comes from the chosen
+    row's block moments, else from ``returns``; when both are there they must agree (else the returns
+    are not that trial's). ``periods_per_year``: the engine's annualisation (252 daily returns).
+    """
+    if "sharpe" not in rows.columns:
+        raise ConfigError("overfitting: rows lack the 'sharpe' column")
+    if not 0 <= best_index < rows.height:
+        raise ConfigError(f"overfitting: best_index {best_index} is outside the {rows.height} rows")
+    scale = math.sqrt(periods_per_year)
+    trial_sr = rows["sharpe"].cast(pl.Float64).fill_null(math.nan).to_numpy() / scale
+    finite = int(np.isfinite(trial_sr).sum())
+    chosen = float(trial_sr[best_index])
+
+    moments = None  # (rows with block moments, S, 3)
+    n_obs = None
+    if "block_moments" in rows.columns:
+        col = rows["block_moments"]
+        width = col.dtype.size if isinstance(col.dtype, pl.Array) else 0
+        if not width or width % 3:
+            raise ConfigError(f"overfitting: block_moments must be an Array of 3 × S floats, got {col.dtype}")
+        present = ~col.is_null().to_numpy()
+        moments = np.asarray(col.filter(present).to_numpy(), dtype=np.float64).reshape(-1, width // 3, 3)
+        if present[best_index]:
+            n_obs = int(round(moments[int(present[:best_index].sum()), :, 0].sum()))
+    if returns is not None:
+        r = np.asarray(returns, dtype=np.float64).ravel()
+        if n_obs is not None and r.size != n_obs:
+            raise ConfigError(
+                f"overfitting: {r.size} returns given but the chosen trial's block moments count {n_obs}"
+            )
+        n_obs = r.size
+        skew, kurt = float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
+        if not (math.isfinite(skew) and math.isfinite(kurt)):
+            raise ConfigError("overfitting: the returns have no skew/kurtosis (fewer than 2 distinct values)")
+        normal = False
+    else:
+        skew, kurt, normal = 0.0, 3.0, True
+    if n_obs is None:
+        raise ConfigError("overfitting: the number of returns is unknown: give returns= or block_moments")
+
+    dsr = sr0 = None
+    if finite >= 2 and math.isfinite(chosen) and n_obs >= 2:
+        dsr = deflated_sharpe(chosen, trial_sr, n_obs, skew, kurt)
+        sr0 = expected_max_sharpe(finite, float(np.var(trial_sr[np.isfinite(trial_sr)], ddof=1))) * scale
+
+    # no trial with a Sharpe ratio at all (e.g. none traded): nothing to rank, no PBO
+    cscv = pbo_cscv(moments) if moments is not None and moments.shape[0] >= 2 and finite else None
+    return Overfit(
+        deflated_sharpe=dsr,
+        pbo=cscv.pbo if cscv else None,
+        n_trials=finite,
+        sharpe=chosen * scale if math.isfinite(chosen) else None,
+        expected_max_sharpe=sr0,
+        n_obs=n_obs,
+        skew=skew,
+        kurtosis=kurt,
+        normal_assumed=normal,
+        blocks=cscv.blocks if cscv else None,
+        n_splits=cscv.n_splits if cscv else None,
+        periods_per_year=float(periods_per_year),
+        cscv=cscv,
+    )
