@@ -59,6 +59,9 @@ __all__ = [
     "expected_max_sharpe",
     "overfitting",
     "pbo_cscv",
+    "assess",
+    "cscv_blocks",
+    "CSCV_BLOCKS",
 ]
 
 EULER_GAMMA = 0.5772156649015329
@@ -331,3 +334,40 @@ def overfitting(
         periods_per_year=float(periods_per_year),
         cscv=cscv,
     )
+
+
+# -- for the optimisers -------------------------------------------------------------------------------
+
+CSCV_BLOCKS = 16  # S: C(16, 8) = 12,870 splits (Bailey et al. use S = 16)
+
+
+def cscv_blocks(bars: pl.DataFrame, most: int = CSCV_BLOCKS) -> int:
+    """The ``blocks=S`` a search over ``bars`` should ask the sweep for: ``most`` (16), fewer when the
+    bars hold fewer than ``2 × most`` daily returns (S even, at least 2), 0 (no PBO) under 4 returns.
+    Daily returns as the engine counts them: calendar days with bars - 1."""
+    if bars.height == 0:
+        return 0
+    n_returns = int(bars["ts"].dt.date().n_unique()) - 1
+    s = min(most, n_returns // 2)
+    s -= s % 2
+    return s if s >= 2 else 0
+
+
+def assess(
+    bars: pl.DataFrame,
+    strategy: Any,
+    rows: pl.DataFrame,
+    best_index: int,
+    params: dict[str, Any],
+    **engine: Any,
+) -> Overfit | None:
+    """:func:`overfitting` of a search's trials ``rows`` (``sharpe``, optionally ``block_moments``) with
+    the chosen trial's daily returns from a deep :func:`workbench.backtest.run` of ``params`` on
+    ``bars`` (the bars it was chosen on). None when the chosen trial has no returns to judge (fewer
+    than two days), so the store keeps nulls rather than a guess."""
+    from workbench.backtest import run
+
+    returns = daily_returns(run(bars, strategy, params, **engine).equity)
+    if returns.size < 2 or np.unique(returns).size < 2:
+        return None
+    return overfitting(rows, best_index, returns=returns)

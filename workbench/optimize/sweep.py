@@ -9,8 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
+
 from workbench.backtest import METRICS, get_strategy, iter_sweep, run
 from workbench.errors import ConfigError
+from workbench.optimize.overfit import assess, cscv_blocks
 from workbench.optimize.store import insert_optimization, insert_results, results_frame, store_backtest
 from workbench.store import Q
 
@@ -64,7 +67,10 @@ def run_sweep(
     Stores one ``optimizations`` row (origin ``sweep``, algo ``grid``), one ``optimization_results`` row
     per valid combination (streamed chunk by chunk from :func:`iter_sweep`; ``rank`` = position by
     ``rank_by``, nulls last, ties by combination order), and re-runs the best combination with
-    :func:`workbench.backtest.run` to store it as a full backtest with its trades.
+    :func:`workbench.backtest.run` to store it as a full backtest with its trades. The overfitting checks
+    (:func:`workbench.optimize.overfit.assess`: deflated Sharpe ratio of the best combination, PBO by
+    CSCV over every combination's block moments) go into the row's ``deflated_sharpe``/``pbo`` columns
+    and ``meta.overfitting``.
     """
     if rank_by not in DIRECTIONS:
         raise ConfigError(f"--rank-by {rank_by!r} is unknown (known: {', '.join(DIRECTIONS)})")
@@ -73,9 +79,11 @@ def run_sweep(
     bars = ws.bars(data)
     symbol, _, tf = data.partition(":")
     engine = {"fill": fill, "commission": commission, "cash": cash}
-    chunks = iter_sweep(bars, spec, grid, chunk_size=chunk_size, **engine)
+    blocks = cscv_blocks(bars)
+    chunks = iter_sweep(bars, spec, grid, chunk_size=chunk_size, blocks=blocks, **engine)
     first = next(chunks)  # raises before anything is written when the grid or settings are bad
-    params = [c for c in first.columns if c not in METRICS]
+    params = [c for c in first.columns if c not in METRICS and c != "block_moments"]
+    trials: list[pl.DataFrame] = []  # sharpe (+ block moments) of every combination, for the PBO
     with ws.store.transaction() as con:
         oid = insert_optimization(
             con,
@@ -97,12 +105,19 @@ def run_sweep(
                 oid, chunk, params=params, objectives=[rank_by], metrics=list(METRICS), trial_offset=combos
             )
             combos += insert_results(con, frame)
+            trials.append(chunk.select(c for c in ("sharpe", "block_moments") if c in chunk.columns))
         sign = 1.0 if DIRECTIONS[rank_by] == "max" else -1.0
         con.execute(Q.optimize_rank_results, [oid, f"$.{rank_by}", sign])
         row = con.execute(Q.optimize_best_result, [oid]).fetchall()[0]
         best_params = json.loads(row[1])
         best_metrics = json.loads(row[3])
         result = run(bars, spec, best_params, **engine)
+        check = assess(bars, spec, pl.concat(trials), int(row[0]) - 1, best_params, **engine)
+        overfit = check.to_dict() if check else {}
+        con.execute(
+            Q.set_optimization_overfitting,
+            [oid, overfit.get("deflated_sharpe"), overfit.get("pbo"), json.dumps({"overfitting": overfit})],
+        )
         bid = store_backtest(
             con,
             result,

@@ -59,6 +59,7 @@ import polars as pl
 from workbench.backtest import METRICS, get_strategy, sweep
 from workbench.backtest.engine import _grid_frame
 from workbench.errors import ConfigError, StrategyError
+from workbench.optimize.overfit import Overfit, assess, cscv_blocks
 from workbench.optimize.pareto import oriented, pareto_ranks
 from workbench.optimize.store import clean, insert_optimization, insert_results, results_frame
 
@@ -113,6 +114,7 @@ class OptimizeOutcome:
     nodes: list[str]
     seconds: float
     dashboard_url: str | None = None
+    overfitting: dict[str, Any] | None = None  # deflated Sharpe + PBO (see _summary)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +125,7 @@ class OptimizeOutcome:
             "nodes": self.nodes,
             "seconds": round(self.seconds, 3),
             "dashboard_url": self.dashboard_url,
+            "overfitting": self.overfitting,
         }
 
 
@@ -255,6 +258,7 @@ def _trial(
     lo: int,
     hi: int,
     trace: str | None,
+    blocks: int = 0,
 ) -> None:
     import numba
     import ray
@@ -268,12 +272,13 @@ def _trial(
     if _ROWS in config:
         first, stop = (int(x) for x in config[_ROWS])
         assert combos is not None
-        rows = evaluate(bars, strategy, combos.slice(first, stop - first), **engine).to_dicts()
+        rows = evaluate(bars, strategy, combos.slice(first, stop - first), blocks=blocks, **engine).to_dicts()
         report["first"] = first
     else:
         params = dict(config)
         try:
-            rows = sweep(bars, strategy, {k: [v] for k, v in params.items()}, **engine).to_dicts()
+            grid = {k: [v] for k, v in params.items()}
+            rows = sweep(bars, strategy, grid, blocks=blocks, **engine).to_dicts()
         except StrategyError:  # the combination breaks the strategy's constraint
             rows = [params]
             report["valid"] = 0
@@ -433,8 +438,9 @@ def _connect(address: str | None) -> tuple[bool, str | None]:
             ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         else:
             ctx = ray.init(include_dashboard=dashboard, log_to_driver=False, logging_level="ERROR")
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ConfigError(f"--address {address or '(local)'}: cannot start/connect to Ray ({e})") from None
+    except Exception as e:  # noqa: BLE001 - ray.init raises bare Exception when its node times out
+        msg = " ".join(str(e).split())[:300]
+        raise ConfigError(f"--address {address or '(local)'}: cannot start/connect to Ray ({msg})") from None
     url = getattr(ctx, "dashboard_url", None) or None
     if url and "://" not in url:
         url = f"http://{url}"
@@ -471,6 +477,7 @@ def _search(
     path: Path,
     listener: _Listener,
     resume: bool,
+    blocks: int = 0,
 ) -> list[dict[str, Any]]:
     """One Tune experiment over bars ``[lo, hi)`` in ``path`` (resumed when restorable); the rows in
     combination order, each ``{"params", METRICS..., "valid", "node_id", "extra"}``."""
@@ -486,6 +493,7 @@ def _search(
             lo=lo,
             hi=hi,
             trace=os.environ.get("WORKBENCH_TUNE_TRACE") or None,
+            blocks=blocks,  # CSCV block moments for the PBO (workbench.optimize.overfit)
         ),
         {"cpu": 1},
     )
@@ -644,7 +652,7 @@ def run_optimize(
         "walk_forward": walk_forward,
         "engine": engine,
     }
-    paths = [Path(ws.home) / "tune" / _experiment_name(request, bars, k if test else 0)
+    paths = [Path(ws.home).resolve() / "tune" / _experiment_name(request, bars, k if test else 0)
              for k, (_, test) in enumerate(windows, start=1)]  # fmt: skip
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -654,6 +662,7 @@ def run_optimize(
 
     runs: list[tuple[int | None, list[dict[str, Any]], np.ndarray]] = []
     folds: list[dict[str, Any]] = []
+    checks: list[Overfit | None] = []  # per search (fold)
     try:
         chunks = CHUNKS_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", 1)))
         listener = _Listener(progress, None, fault_after)
@@ -661,9 +670,11 @@ def run_optimize(
         for k, ((train, test), path) in enumerate(zip(windows, paths, strict=True), start=1):
             plan = ALGOS[algo](frame, objectives, trials, seed, chunks)  # a fresh searcher per fold
             listener.total = plan.total * len(windows)
-            rows = _search(plan, bars_ref, spec, engine, *train, path, listener, resume)
+            blocks = cscv_blocks(bars.slice(train[0], train[1] - train[0]))
+            rows = _search(plan, bars_ref, spec, engine, *train, path, listener, resume, blocks)
             ranks = _ranked(rows, objectives)
             runs.append((k if test else None, rows, ranks))
+            checks.append(_overfit(bars, train, spec, rows, ranks, objectives, blocks, engine))
             if test is None:
                 continue
             best = _chosen(rows, ranks, objectives)
@@ -681,12 +692,14 @@ def run_optimize(
                     "params": dict(best["params"]),
                     "in_sample": _metrics(best),
                     "out_of_sample": clean({m: oos[m] for m in METRICS}),
+                    "overfitting": checks[-1].to_dict() if checks[-1] else None,
                 }
             )
     finally:
         if started:
             ray.shutdown()
     nodes = sorted({r["node_id"] for _, rows, _ in runs for r in rows})
+    overfit = _summary(checks)
     with ws.store.transaction() as con:
         oid = insert_optimization(
             con,
@@ -701,7 +714,9 @@ def run_optimize(
             algo=algo,
             objectives={o.metric: o.mode for o in objectives},
             meta={"grid": dict(grid), "trials": trials, "walk_forward": walk_forward, "seed": seed,
-                  "nodes": nodes, "folds": folds, **engine},
+                  "nodes": nodes, "folds": folds, "overfitting": overfit, **engine},
+            deflated_sharpe=overfit["deflated_sharpe"],
+            pbo=overfit["pbo"],
         )  # fmt: skip
         offset = last_offset = 0
         for fold, rows, ranks in runs:
@@ -738,7 +753,47 @@ def run_optimize(
         nodes,
         time.perf_counter() - t0,
         dashboard_url,
+        overfit,
     )
+
+
+def _overfit(
+    bars: pl.DataFrame,
+    window: tuple[int, int],
+    spec,
+    rows: list[dict[str, Any]],
+    ranks: np.ndarray,
+    objectives: tuple[Objective, ...],
+    blocks: int,
+    engine: dict[str, Any],
+) -> Overfit | None:
+    """Deflated Sharpe ratio of the chosen trial (rank 1, best on the first objective) and the PBO of
+    this search's trials, judged on the bars they were searched on. None without a valid trial."""
+    if not (ranks == 1).any():
+        return None
+    best = _chosen(rows, ranks, objectives)
+    index = next(i for i, r in enumerate(rows) if r is best)
+    frame = pl.DataFrame({"sharpe": [r["sharpe"] for r in rows]}, schema={"sharpe": pl.Float64})
+    if blocks:
+        moments = [r["extra"].get("block_moments") if r["valid"] else None for r in rows]
+        frame = frame.with_columns(
+            pl.Series("block_moments", moments, dtype=pl.Array(pl.Float64, 3 * blocks))
+        )
+    return assess(bars.slice(window[0], window[1] - window[0]), spec, frame, index, best["params"], **engine)
+
+
+def _summary(checks: list[Overfit | None]) -> dict[str, Any]:
+    """The optimisation's overfitting checks: one search's values, or with walk-forward the mean of the
+    folds' values (each fold's own are in its ``folds`` entry)."""
+
+    def mean(name: str) -> float | None:
+        vals = [getattr(c, name) for c in checks if c is not None and getattr(c, name) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    if len(checks) == 1:
+        one = checks[0].to_dict() if checks[0] else {}
+        return {"deflated_sharpe": one.get("deflated_sharpe"), "pbo": one.get("pbo"), **one}
+    return {"deflated_sharpe": mean("deflated_sharpe"), "pbo": mean("pbo"), "aggregate": "mean of folds"}
 
 
 def _span(bars: pl.DataFrame, window: tuple[int, int]) -> dict[str, Any]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
+import scipy.stats
 
-from workbench.backtest import run
+from workbench.backtest import run, sweep
 from workbench.errors import StrategyError
 from workbench.optimize import run_sweep
+from workbench.optimize.overfit import daily_returns, overfitting
 from workbench.workspace import open_workspace
 
 
@@ -41,6 +44,37 @@ def test_sweep_stores_every_combination_and_the_best(ws):
     assert ws.trades(bid).height == result.metrics["trades"]
     assert ws.backtests().filter(id=bid)["origin"][0] == "sweep"
     assert ws.parameters(bid, "backtest")["fast"] == out.best_params["fast"]
+    # overfitting checks over the chunks: PBO by brute-force CSCV from a single unchunked sweep's moments
+    bars = ws.bars("EURUSD:1h")
+    direct = sweep(bars, "sma_cross", grid, blocks=16)
+    assert opt["pbo"] == pytest.approx(_brute_pbo(direct), abs=1e-12)
+    best_i = next(i for i, r in enumerate(direct.iter_rows(named=True)) if r["fast"] == out.best_params["fast"]
+                  and r["slow"] == out.best_params["slow"])  # fmt: skip
+    expect = overfitting(direct, best_i, returns=daily_returns(result.equity))
+    assert opt["deflated_sharpe"] == pytest.approx(expect.deflated_sharpe, rel=1e-9)
+    assert 0 <= opt["deflated_sharpe"] <= 1
+    assert json.loads(opt["meta"])["overfitting"]["blocks"] == 16
+
+
+def _brute_pbo(frame) -> float:
+    """CSCV written out: pooled Sharpe of each half from the block moments, rank of the in-sample best."""
+    m = np.asarray(frame["block_moments"].to_numpy(), dtype=float).reshape(frame.height, 16, 3)
+    below = total = 0
+    for half in itertools.combinations(range(16), 8):
+        rest = [b for b in range(16) if b not in half]
+
+        def sharpe(blocks):
+            n, s, q = (m[:, blocks, j].sum(axis=1) for j in range(3))
+            var = (q - s * s / n) / (n - 1)
+            return np.where(var > 1e-12 * q / n, (s / n) / np.sqrt(np.maximum(var, 1e-300)), -np.inf)
+
+        ins, oos = sharpe(list(half)), sharpe(rest)
+        best = int(np.argmax(ins))
+        rank = scipy.stats.rankdata(oos)[best]  # 1 = worst, ties averaged
+        w = rank / (frame.height + 1)
+        below += np.log(w / (1 - w)) <= 0
+        total += 1
+    return below / total
 
 
 def test_min_metric_ranks_ascending(ws):

@@ -12,9 +12,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from workbench.backtest import METRICS, get_strategy, sweep
+from workbench.backtest import METRICS, get_strategy, run, sweep
 from workbench.backtest.engine import _grid_frame
 from workbench.optimize import ALGOS, parse_objectives, run_optimize
+from workbench.optimize.overfit import daily_returns, overfitting
 from workbench.optimize.tune import evaluate
 from workbench.workspace import open_workspace
 
@@ -31,6 +32,10 @@ def ws(tmp_path_factory):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield w
     ray.shutdown()
+
+
+def _params(row):
+    return {k: row[k] for k in GRID}
 
 
 def _oriented(v, mode):
@@ -138,6 +143,19 @@ def test_grid_is_chunked_and_equals_a_direct_sweep_row_for_row(ws):
     assert json.loads(best["objectives"])["sharpe"] == direct["sharpe"].max()
     # the resumable experiment directory is removed once the results are stored
     assert not any((ws.home / "tune").iterdir())
+    # overfitting checks stored with it: PBO from the direct sweep's block moments, DSR of the best trial
+    bars = ws.bars("EURUSD:1h")
+    blocks = sweep(bars, "sma_cross", GRID, blocks=16)
+    best_i = int(np.argmax(blocks["sharpe"].fill_null(-np.inf).to_numpy()))
+    returns = daily_returns(run(bars, "sma_cross", _params(blocks.row(best_i, named=True))).equity)
+    expect = overfitting(blocks, best_i, returns=returns)
+    assert expect.pbo is not None and expect.deflated_sharpe is not None and expect.blocks == 16
+    row = ws.store.frame("SELECT deflated_sharpe, pbo, meta FROM optimizations WHERE id = $1",
+                         [out.optimization_id]).row(0, named=True)  # fmt: skip
+    assert row["pbo"] == pytest.approx(expect.pbo, abs=1e-12)
+    assert row["deflated_sharpe"] == pytest.approx(expect.deflated_sharpe, rel=1e-9)
+    assert json.loads(row["meta"])["overfitting"]["n_trials"] == expect.n_trials
+    assert out.to_dict()["overfitting"]["pbo"] == row["pbo"]
 
 
 def test_random_draws_distinct_combinations_and_equals_a_direct_sweep(ws):

@@ -197,6 +197,9 @@ FROM (
 ) AS r
 WHERE o.optimization_id = $1 AND o.trial = r.trial;
 
+-- name: set_optimization_overfitting
+UPDATE optimizations SET deflated_sharpe = $2, pbo = $3, meta = json_merge_patch(meta, $4::JSON) WHERE id = $1;
+
 -- name: optimize_best_result
 SELECT trial, parameters, objectives, metrics FROM optimization_results
 WHERE optimization_id = $1 AND rank = 1 ORDER BY trial LIMIT 1;
