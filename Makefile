@@ -8,8 +8,12 @@ BIN := $(VENV)/bin
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
+# The Chroma server line the cluster runs (infra/helm/chromadb/values.yaml image tag; token auth needs the Python
+# server, < 1.0). Installed into its own venv so the client/server test also runs against what is deployed.
+CHROMA_SERVER_VERSION := 0.6.3
+CHROMA_SERVER_VENV := .chroma-server-$(CHROMA_SERVER_VERSION)
 
-.PHONY: setup demo test test-fast lint system-deps bench clean-lake hub
+.PHONY: setup demo test test-fast lint system-deps bench clean-lake hub chroma-server
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -29,6 +33,12 @@ $(STAMP): pyproject.toml | $(UV)
 
 setup: $(STAMP)
 
+$(CHROMA_SERVER_VENV)/bin/chroma: | $(UV)
+	$(UV) venv --quiet --python $(BIN)/python $(CHROMA_SERVER_VENV)
+	$(UV) pip install --quiet --python $(CHROMA_SERVER_VENV)/bin/python chromadb==$(CHROMA_SERVER_VERSION)
+
+chroma-server: $(CHROMA_SERVER_VENV)/bin/chroma
+
 demo: setup
 	$(BIN)/workbench demo
 
@@ -36,10 +46,10 @@ demo: setup
 system-deps:
 	@./.ci/system-deps
 
-test: setup system-deps
+test: setup system-deps chroma-server
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup chroma-server
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 lint: setup

@@ -8,6 +8,7 @@ OLLAMA_HOST        Ollama server for the chat                  http://127.0.0.1:
 OLLAMA_MODEL       model the chat asks                         llama3.1:8b
 OLLAMA_TIMEOUT     seconds to wait for the chat model          60
 CHROMA_HOST        ChromaDB server (empty: embedded store)     (empty)
+CHROMA_AUTH_TOKEN  bearer token for a token-auth Chroma server (empty)
 RAY_ADDRESS        Ray cluster for optimisation (empty: local) (empty)
 WORKBENCH_LOCK_WAIT seconds to wait for the store's write lock 30
 WORKBENCH_AUTO_INDEX embed new backtests for the chat on ingest  0
@@ -22,7 +23,7 @@ WORKBENCH_EMBED_CACHE  where the exported ONNX model is cached    ~/.cache/workb
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import ConfigError
@@ -38,6 +39,7 @@ class Settings:
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_model: str = "llama3.1:8b"
     chroma_host: str | None = None
+    chroma_auth_token: str | None = field(default=None, repr=False)  # sent as Authorization: Bearer
     ray_address: str | None = None
     lock_wait_s: float = 30.0
     ollama_timeout_s: float = 60.0
@@ -88,6 +90,7 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         ollama_host=env.get("OLLAMA_HOST") or "http://127.0.0.1:11434",
         ollama_model=env.get("OLLAMA_MODEL") or "llama3.1:8b",
         chroma_host=env.get("CHROMA_HOST") or None,
+        chroma_auth_token=(env.get("CHROMA_AUTH_TOKEN") or "").strip() or None,
         ray_address=env.get("RAY_ADDRESS") or None,
         lock_wait_s=lock_wait,
         ollama_timeout_s=number("OLLAMA_TIMEOUT", "60"),

@@ -83,17 +83,35 @@ class VectorIndex:
 
         cs = ChromaSettings(anonymized_telemetry=False)
         self.host = host
+        self.legacy_server = False
         if host:
             h, port, ssl = _parse_host(host)
+            token = settings().chroma_auth_token
+            headers = {"Authorization": f"Bearer {token}"} if token else None
             try:
-                self.client = chromadb.HttpClient(host=h, port=port, ssl=ssl, settings=cs)
+                self.client = chromadb.HttpClient(host=h, port=port, ssl=ssl, headers=headers, settings=cs)
                 self.client.heartbeat()
+                self.client.count_collections()  # the heartbeat is public; token auth refuses the rest
             except Exception as e:  # noqa: BLE001 - any transport error means the same to the user
+                if "auth" in type(e).__name__.lower() or "forbidden" in str(e).lower():
+                    raise ConfigError(
+                        f"CHROMA_HOST={host}: the Chroma server refused the request ({type(e).__name__}); "
+                        + (
+                            "CHROMA_AUTH_TOKEN is not the server's token"
+                            if token
+                            else "set CHROMA_AUTH_TOKEN"
+                        )
+                        + " (the cluster keeps it in Secret chromadb-auth, key token)"
+                    ) from None
                 raise ConfigError(
                     f"CHROMA_HOST={host}: no Chroma server answers ({type(e).__name__}); start one with "
                     "`chroma run --path DIR --port PORT` or unset CHROMA_HOST for the embedded store"
                 ) from None
             self.where = host
+            # The cluster runs the Python server line (0.6, for its token auth; infra/helm/chromadb): it
+            # takes 1.x clients' data calls but not their collection configuration (vectors are always
+            # computed here and passed explicitly, so no server-side embedding function is needed).
+            self.legacy_server = str(self.client.get_version()).split(".")[0] == "0"
         else:
             path = Path(home) / "chroma"
             path.mkdir(parents=True, exist_ok=True)
@@ -111,12 +129,18 @@ class VectorIndex:
     def collection(self, name: str) -> Any:
         """The collection ``name``, checked to hold vectors of this index's model (or none yet)."""
         if name not in self._cols:
-            col = self.client.get_or_create_collection(
-                name, embedding_function=self.ef, configuration={"hnsw": {"space": "cosine"}}
-            )
+            if self.legacy_server:  # 0.x rejects 1.x collection configurations: the metadata form
+                col = self.client.get_or_create_collection(
+                    name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+                )
+            else:
+                col = self.client.get_or_create_collection(
+                    name, embedding_function=self.ef, configuration={"hnsw": {"space": "cosine"}}
+                )
             recorded = (col.metadata or {}).get("embed_model")
             if recorded is None and col.count() == 0:
-                col.modify(metadata={**(col.metadata or {}), "embed_model": self.model})
+                kept = {k: v for k, v in (col.metadata or {}).items() if not k.startswith("hnsw:")}
+                col.modify(metadata={**kept, "embed_model": self.model})  # hnsw:* is fixed at creation
             elif (recorded or LEGACY_MODEL) != self.model:
                 raise ConfigError(
                     f"Chroma collection {name} at {self.where} holds vectors of {recorded or LEGACY_MODEL}, "
@@ -134,7 +158,7 @@ class VectorIndex:
             if name not in existing:
                 out[name] = None
                 continue
-            col = self.client.get_collection(name, embedding_function=self.ef)
+            col = self.client.get_collection(name, embedding_function=None if self.legacy_server else self.ef)
             out[name] = (col.metadata or {}).get("embed_model") or (LEGACY_MODEL if col.count() else None)
         return out
 
