@@ -39,6 +39,7 @@ class SweepOutcome:
     best_params: dict[str, Any]
     best_metrics: dict[str, Any]
     seconds: float
+    overfitting: dict[str, Any] | None = None  # deflated Sharpe + PBO (workbench.optimize.overfit)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class SweepOutcome:
             "combos": self.combos,
             "best": {"params": self.best_params, "metrics": self.best_metrics},
             "seconds": round(self.seconds, 3),
+            "overfitting": self.overfitting,
         }
 
 
@@ -126,4 +128,6 @@ def run_sweep(
             timeframe=tf,
             meta={"optimization_id": oid, "trial": row[0]},
         )
-    return SweepOutcome(oid, (bid,), combos, best_params, best_metrics, time.perf_counter() - t0)
+    return SweepOutcome(
+        oid, (bid,), combos, best_params, best_metrics, time.perf_counter() - t0, overfit or None
+    )

@@ -54,6 +54,7 @@ def test_sweep_stores_every_combination_and_the_best(ws):
     assert opt["deflated_sharpe"] == pytest.approx(expect.deflated_sharpe, rel=1e-9)
     assert 0 <= opt["deflated_sharpe"] <= 1
     assert json.loads(opt["meta"])["overfitting"]["blocks"] == 16
+    assert out.to_dict()["overfitting"]["pbo"] == opt["pbo"]
 
 
 def _brute_pbo(frame) -> float:
