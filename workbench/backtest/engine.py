@@ -233,7 +233,33 @@ def _number(text: str) -> int | float:
         return float(text)
 
 
-def _grid_frame(spec: StrategySpec, grid: Mapping[str, Sequence[Any]]) -> pl.DataFrame:
+def _combos_frame(spec: StrategySpec, combos: pl.DataFrame) -> pl.DataFrame:
+    """Explicit combinations (one row each, in order): known columns, missing params at their defaults,
+    the strategy's dtypes; every row must satisfy its constraint."""
+    for name in combos.columns:
+        if name not in ENGINE_PARAMS:
+            spec.param(name)  # raises, naming the known parameters
+    if combos.height == 0:
+        raise StrategyError("no combination to evaluate")
+    cols = [
+        (pl.col(p.name) if p.name in combos.columns else pl.lit(p.default))
+        .cast(pl.Int64 if p.type is int else pl.Float64)
+        .alias(p.name)
+        for p in spec.params
+    ]
+    cols += [pl.col(n).cast(pl.Float64) for n in ENGINE_PARAMS if n in combos.columns]
+    frame = combos.select(cols)
+    bad = frame.height - int(valid_mask(spec, frame).sum())
+    if bad:
+        raise StrategyError(
+            f"{bad} of {frame.height} combinations break {spec.name!r}'s constraint {spec.constraint!r}"
+        )
+    return frame
+
+
+def _grid_frame(spec: StrategySpec, grid: Mapping[str, Sequence[Any]] | pl.DataFrame) -> pl.DataFrame:
+    if isinstance(grid, pl.DataFrame):
+        return _combos_frame(spec, grid)
     known = {p.name for p in spec.params} | set(ENGINE_PARAMS)
     for name in grid:
         if name not in known:
@@ -467,7 +493,7 @@ def _ohlc_args(b: _Bars) -> tuple[np.ndarray, ...]:
 def iter_sweep(
     bars: pl.DataFrame,
     strategy: str | StrategySpec,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Sequence[Any]] | pl.DataFrame,
     *,
     fill: str = "next_open",
     direction: str = "long",
@@ -566,7 +592,7 @@ def _day_blocks(b: _Bars, blocks: int) -> np.ndarray:
 def sweep(
     bars: pl.DataFrame,
     strategy: str | StrategySpec,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Sequence[Any]] | pl.DataFrame,
     *,
     fill: str = "next_open",
     direction: str = "long",
@@ -580,7 +606,9 @@ def sweep(
     blocks: int = 0,
 ) -> pl.DataFrame:
     """Backtest every valid combination of ``grid`` (param -> list of values; missing params use their
-    defaults; ``sl``/``tp`` may be swept too). One row per combination: params then ``METRICS``.
+    defaults; ``sl``/``tp`` may be swept too), or exactly the rows of a DataFrame ``grid`` (explicit
+    combinations, in their order, each satisfying the strategy's constraint: one kernel pass, no cross
+    product). One row per combination: params then ``METRICS``.
 
     ``blocks=S`` adds one column ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``): the daily returns
     cut into ``S`` contiguous, nearly equal time blocks, and per block ``count, sum r, sum r²`` (row-major

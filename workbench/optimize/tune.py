@@ -134,28 +134,11 @@ class OptimizeOutcome:
 
 def evaluate(bars: pl.DataFrame, strategy: Any, combos: pl.DataFrame, **engine: Any) -> pl.DataFrame:
     """:func:`workbench.backtest.sweep` over exactly the rows of ``combos`` (parameter columns, each
-    row a valid combination), in their order: the same columns and values as ``sweep``.
-
-    ``sweep`` takes a grid (a cross product), so the rows are covered by sub-grids: grouped by every
-    column but one (the one giving the fewest groups), each group is one vectorised ``sweep`` call.
-    """
+    row a valid combination), in their order, in one vectorised kernel pass: the same columns and
+    values as ``sweep`` over a grid holding them."""
     if combos.height == 0:
         raise StrategyError("no combination to evaluate")
-    names = combos.columns
-    if len(names) == 1:
-        free, groups = names[0], [combos]
-    else:
-        free = min(names, key=lambda c: combos.select(pl.exclude(c)).n_unique())
-        groups = combos.partition_by([c for c in names if c != free], maintain_order=True)
-    parts = [
-        sweep(bars, strategy, {c: g[c].unique(maintain_order=True).to_list() for c in names}, **engine)
-        for g in groups
-    ]
-    got = pl.concat(parts) if len(parts) > 1 else parts[0]
-    out = combos.with_row_index("_order").join(got, on=names, how="inner").sort("_order").drop("_order")
-    if out.height != combos.height:  # a combination broke the constraint, or one was given twice
-        raise StrategyError(f"evaluate: {combos.height} combinations gave {out.height} rows")
-    return out
+    return sweep(bars, strategy, combos, **engine)
 
 
 # -- search plans (a registry: name -> builder) ---------------------------------------------------------

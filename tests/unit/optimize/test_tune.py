@@ -14,6 +14,7 @@ import pytest
 
 from workbench.backtest import METRICS, get_strategy, run, sweep
 from workbench.backtest.engine import _grid_frame
+from workbench.errors import StrategyError
 from workbench.optimize import ALGOS, parse_objectives, run_optimize
 from workbench.optimize.overfit import daily_returns, overfitting
 from workbench.optimize.tune import evaluate
@@ -192,3 +193,10 @@ def test_evaluate_explicit_combinations_in_their_order():
         with_blocks = evaluate(bars, "sma_cross", pick, blocks=4)
         full = pick.join(sweep(bars, "sma_cross", GRID, blocks=4), on=["fast", "slow"], how="left")
         assert "block_moments" in with_blocks.columns and with_blocks.equals(full)
+    # missing parameters take their defaults; a row breaking the constraint is refused in one line
+    assert (
+        evaluate(bars, "sma_cross", pick.select("fast").filter(pl.col("fast") < 30))["slow"].unique().len()
+        == 1
+    )
+    with pytest.raises(StrategyError, match="1 of 2 combinations break"):
+        evaluate(bars, "sma_cross", pl.DataFrame({"fast": [10, 60], "slow": [50, 50]}))
