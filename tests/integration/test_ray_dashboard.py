@@ -92,7 +92,13 @@ def test_optimize_submitted_through_the_jobs_api(tmp_path):
         cmd = [str(rc.RAY), "job", "submit", "--address", c.dashboard, "--runtime-env-json", runtime_env, "--",
                sys.executable, "-m", "workbench", "optimize", "--strategy", "sma_cross", "--data", "SYN:1h",
                "--param", "fast=5:20:5", "--param", "slow=30:60:10", "--algo", "grid", "--json"]  # fmt: skip
-        p = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=400)
+        deadline = time.monotonic() + 120
+        while True:  # right after `ray start` the head's job agent may not be registered yet
+            p = subprocess.run(cmd, env=c.env, capture_output=True, text=True, timeout=400)
+            if p.returncode == 0 or "No available agent" not in p.stdout + p.stderr:
+                break
+            assert time.monotonic() < deadline, "the head's job agent never came up"
+            time.sleep(3)
         assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
         assert "succeeded" in p.stdout.lower()
         line = next(
