@@ -82,6 +82,14 @@ class Cluster:
     dashboard: str | None  # http://127.0.0.1:PORT when started with one
 
 
+def _agent_ports() -> list[str]:
+    """Free ports for a node's agents: the defaults (e.g. the dashboard agent's 52365) collide with any other
+    Ray on the machine (a notebook's local Ray in the other test worker), and the job agent then never
+    registers ("No available agent to submit job")."""
+    return [f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+            f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}"]  # fmt: skip
+
+
 @contextlib.contextmanager
 def ray_cluster(tmp_path: Path, *, workers: int = 0, dashboard: bool = False) -> Iterator[Cluster]:
     """A head (+ ``workers`` worker nodes), 1 CPU each, on loopback with token authentication."""
@@ -108,14 +116,14 @@ def ray_cluster(tmp_path: Path, *, workers: int = 0, dashboard: bool = False) ->
     nodes: list[subprocess.Popen] = []
     try:
         log = tmp_path / "ray-head.log"
-        nodes.append(_start(["--head", *head], env, log))
+        nodes.append(_start(["--head", *head, *_agent_ports()], env, log))
         deadline = time.monotonic() + 180
         while _alive_nodes(address, env) < 1:
             assert time.monotonic() < deadline and nodes[0].poll() is None, f"no head node:\n{_tail(log)}"
             time.sleep(2)
         for i in range(workers):
             log = tmp_path / f"ray-worker{i + 1}.log"
-            args = [f"--address={address}", "--node-ip-address=127.0.0.1", "--num-cpus=1"]
+            args = [f"--address={address}", "--node-ip-address=127.0.0.1", "--num-cpus=1", *_agent_ports()]
             nodes.append(_start(args, env, log))
             while _alive_nodes(address, env) < 2 + i:
                 assert time.monotonic() < deadline and nodes[-1].poll() is None, f"no worker:\n{_tail(log)}"
