@@ -353,21 +353,12 @@ def cscv_blocks(bars: pl.DataFrame, most: int = CSCV_BLOCKS) -> int:
     return s if s >= 2 else 0
 
 
-def assess(
-    bars: pl.DataFrame,
-    strategy: Any,
-    rows: pl.DataFrame,
-    best_index: int,
-    params: dict[str, Any],
-    **engine: Any,
-) -> Overfit | None:
+def assess(rows: pl.DataFrame, best_index: int, equity: pl.DataFrame) -> Overfit | None:
     """:func:`overfitting` of a search's trials ``rows`` (``sharpe``, optionally ``block_moments``) with
-    the chosen trial's daily returns from a deep :func:`workbench.backtest.run` of ``params`` on
-    ``bars`` (the bars it was chosen on). None when the chosen trial has no returns to judge (fewer
-    than two days), so the store keeps nulls rather than a guess."""
-    from workbench.backtest import run
-
-    returns = daily_returns(run(bars, strategy, params, **engine).equity)
+    the chosen trial's daily returns from its ``equity`` curve (``workbench.backtest.run(...).equity`` on
+    the bars it was chosen on). None when the chosen trial has no returns to judge (fewer than two
+    days), so the store keeps nulls rather than a guess."""
+    returns = daily_returns(equity)
     if returns.size < 2 or np.unique(returns).size < 2:
         return None
     return overfitting(rows, best_index, returns=returns)

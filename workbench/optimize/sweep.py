@@ -114,7 +114,7 @@ def run_sweep(
         best_params = json.loads(row[1])
         best_metrics = json.loads(row[3])
         result = run(bars, spec, best_params, **engine)
-        check = assess(bars, spec, pl.concat(trials), int(row[0]) - 1, best_params, **engine)
+        check = assess(pl.concat(trials), int(row[0]) - 1, result.equity)  # the run stored just below
         overfit = check.to_dict() if check else {}
         con.execute(
             Q.set_optimization_overfitting,

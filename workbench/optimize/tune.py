@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workbench.backtest import METRICS, get_strategy, sweep
+from workbench.backtest import METRICS, get_strategy, run, sweep
 from workbench.backtest.engine import _grid_frame
 from workbench.errors import ConfigError, StrategyError
 from workbench.optimize.overfit import Overfit, assess, cscv_blocks
@@ -762,7 +762,8 @@ def _overfit(
         frame = frame.with_columns(
             pl.Series("block_moments", moments, dtype=pl.Array(pl.Float64, 3 * blocks))
         )
-    return assess(bars.slice(window[0], window[1] - window[0]), spec, frame, index, best["params"], **engine)
+    chosen = run(bars.slice(window[0], window[1] - window[0]), spec, best["params"], **engine)
+    return assess(frame, index, chosen.equity)
 
 
 def _summary(checks: list[Overfit | None]) -> dict[str, Any]:
@@ -774,8 +775,7 @@ def _summary(checks: list[Overfit | None]) -> dict[str, Any]:
         return float(np.mean(vals)) if vals else None
 
     if len(checks) == 1:
-        one = checks[0].to_dict() if checks[0] else {}
-        return {"deflated_sharpe": one.get("deflated_sharpe"), "pbo": one.get("pbo"), **one}
+        return checks[0].to_dict() if checks[0] else {"deflated_sharpe": None, "pbo": None}
     return {"deflated_sharpe": mean("deflated_sharpe"), "pbo": mean("pbo"), "aggregate": "mean of folds"}
 
 
