@@ -16,7 +16,10 @@ Backends (:data:`BACKENDS`, chosen by ``WORKBENCH_EMBED_BACKEND``; see docs/rag.
 The exported files are cached in ``WORKBENCH_EMBED_CACHE`` (default ``~/.cache/workbench/onnx``) under a
 folder named by the hash of the model's files, so a changed model is exported anew; exporting needs
 torch, transformers and ``onnx`` (a few seconds, once); running needs only onnxruntime and tokenizers.
-Texts are sorted by length before batching, so a batch pads to similar lengths.
+Batching is by tokens, not rows: texts are tokenised, sorted by length and grouped so that rows x
+longest row stays within ``max_tokens`` (default :data:`TOKENS`, at most ``batch_size`` rows). Padding
+and attention cost grow with the longest text in a batch, so big fixed batches of mixed texts were
+4x slower than small ones (benchmarks/rag.py, docs/rag.md).
 
 :func:`embedding_function` gives the embedding function registered with Chroma (Chroma's own
 default downloads a model at run time and fails offline).
@@ -51,7 +54,9 @@ __all__ = [
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
-BATCH = 128
+BATCH = 64  # most rows in one ONNX batch
+TORCH_BATCH = 16  # sentence-transformers sorts by length itself; 16 measured best (docs/rag.md)
+TOKENS = 1024  # most padded tokens (rows x longest row) in one ONNX batch; measured best at 768-1024
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 _LOCK = threading.Lock()
@@ -109,7 +114,7 @@ class TorchEmbedder:
         self.model.eval()
         self.name = model_id(self.backend)
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, batch_size: int = TORCH_BATCH) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         vecs = self.model.encode(
@@ -239,15 +244,16 @@ class OnnxEmbedder:
         self.tokenizer.enable_truncation(_max_seq_length(path))
         self.tokenizer.no_padding()
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = BATCH) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = BATCH, max_tokens: int = TOKENS
+    ) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
         enc = self.tokenizer.encode_batch(list(texts))
-        order = np.argsort([len(e.ids) for e in enc], kind="stable")  # similar lengths pad little
-        for i in range(0, len(order), batch_size):
-            rows = order[i : i + batch_size]
-            width = max(len(enc[j].ids) for j in rows)
+        lengths = [len(e.ids) for e in enc]
+        for rows in token_batches(lengths, batch_size, max_tokens):
+            width = max(lengths[j] for j in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, j in enumerate(rows):
@@ -257,6 +263,24 @@ class OnnxEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             out[rows] = self.session.run(None, feed)[0]
         return out
+
+
+def token_batches(
+    lengths: Sequence[int], batch_size: int = BATCH, max_tokens: int = TOKENS
+) -> list[list[int]]:
+    """Indices of ``lengths`` grouped shortest first, each group at most ``batch_size`` rows and at most
+    ``max_tokens`` padded tokens (rows x its longest); a text longer than ``max_tokens`` goes alone."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    for j in order:  # ascending, so lengths[j] is the width the group would pad to
+        if cur and (len(cur) >= batch_size or (len(cur) + 1) * lengths[j] > max_tokens):
+            groups.append(cur)
+            cur = []
+        cur.append(j)
+    if cur:
+        groups.append(cur)
+    return groups
 
 
 BACKENDS: Registry[Callable[[int | None], Embedder]] = Registry("embedding backend")

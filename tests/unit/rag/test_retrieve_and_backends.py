@@ -113,3 +113,16 @@ def test_an_index_never_mixes_vectors_of_two_backends(tmp_path) -> None:
     assert [h.id for h in other.query(vec[0], 5, where={"weekday": "Monday"})] == ["trade:1:1"]
     with pytest.raises(ConfigError, match="@onnx-int8"):
         VectorIndex(tmp_path, backend="onnx").count()
+
+
+def test_token_batches_cap_padded_tokens_and_rows() -> None:
+    from workbench.rag.embed import token_batches
+
+    lengths = [10, 300, 50, 12, 60, 11, 55]
+    groups = token_batches(lengths, batch_size=3, max_tokens=120)
+    # shortest first: 10, 11, 12 (3 rows cap), then 50, 55 (2 x 55 = 110; a third at 60 would pad to 180)
+    assert groups == [[0, 5, 3], [2, 6], [4], [1]]
+    assert sorted(j for g in groups for j in g) == list(range(len(lengths)))
+    for g in groups[:-1]:  # all but the over-long text alone stay within the budget
+        assert len(g) * max(lengths[j] for j in g) <= 120
+    assert token_batches([], 8, 100) == []
