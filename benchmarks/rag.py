@@ -250,6 +250,46 @@ def old_chunks(path: str, ws) -> list:
     return [c for i in ws.backtests()["id"] for c in mod.chunks_for(ws, int(i))]
 
 
+def big_index(chunks, emb, n: int) -> tuple[VectorIndex, float]:
+    """``n`` chunks drawn from the real ones (kinds in their real proportions), each a noisy copy of a real
+    vector, spread over 50 backtest ids, written through VectorIndex into the product's collections."""
+    from dataclasses import replace
+
+    fp = emb.encode([c.text for c in chunks])
+    rng = np.random.default_rng(0)
+    pick = rng.integers(0, len(chunks), n)
+    vecs = fp[pick] + rng.normal(0, 0.02, (n, fp.shape[1])).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    bts = rng.integers(1, 51, n)
+    big = [replace(chunks[p], id=f"{chunks[p].id}#{x}", backtest_id=int(bts[x])) for x, p in enumerate(pick)]
+    idx = VectorIndex(tempfile.mkdtemp(prefix="ragbig-"), backend=emb.backend)
+    t = time.perf_counter()
+    for i in range(0, n, 5000):
+        idx.upsert(big[i : i + 5000], vecs[i : i + 5000])
+    return idx, time.perf_counter() - t
+
+
+def big_probes() -> list[tuple[str, str, Callable[[int], dict]]]:
+    """The filters retrieve() sends (workbench.rag.retrieve plans), with and without a backtest scope."""
+    trades, days, patterns = "trades_embeddings", "daily_summaries", "patterns_embeddings"
+    day = lambda n: WEEKDAYS[n % 5]  # noqa: E731
+    bt = lambda n: n % 50 + 1  # noqa: E731
+    return [
+        ("backtest_id (scope alone)", trades, lambda n: {"backtest_id": bt(n)}),
+        ("weekday", trades, lambda n: {"weekday": day(n)}),
+        ("backtest_id + weekday", trades, lambda n: {"$and": [{"backtest_id": bt(n)}, {"weekday": day(n)}]}),
+        ("backtest_id + drawdown=1", trades, lambda n: {"$and": [{"backtest_id": bt(n)}, {"drawdown": 1}]}),
+        ("rank_worst <= 5", trades, lambda n: {"rank_worst": {"$lte": 5}}),
+        ("backtest_id + weekday + direction", trades,
+         lambda n: {"$and": [{"backtest_id": bt(n)}, {"weekday": day(n)}, {"direction": "long"}]}),
+        ("weekday", days, lambda n: {"weekday": day(n)}),
+        ("backtest_id + drawdown=1", days, lambda n: {"$and": [{"backtest_id": bt(n)}, {"drawdown": 1}]}),
+        ("pattern=weekday", patterns, lambda n: {"pattern": "weekday"}),
+        ("backtest_id + pattern=drawdown + rank=1", patterns,
+         lambda n: {"$and": [{"backtest_id": bt(n)}, {"pattern": "drawdown"}, {"rank": 1}]}),
+    ]  # fmt: skip
+
+
 # -- throughput ---------------------------------------------------------------------------------------
 def throughput(backend: str, texts: list[str], batch: int) -> float:
     emb = embedder(backend)
@@ -319,63 +359,71 @@ def main() -> None:
 
     # -- throughput ---------------------------------------------------------------------------------------
     rng = random.Random(3)
-    sample = [c.text for c in rng.sample(chunks, min(256, len(chunks)))]
-    ref = embedder("torch").encode(sample) if "torch" in backends else None
-    rows = []
-    for b in backends:
-        cos = "" if ref is None else f"{float(np.mean(np.sum(embedder(b).encode(sample) * ref, axis=1))):.4f}"
-        for batch in (64, 256) if b != "onnx-int8" else (32, 64, 128, 256):
-            rows.append([b, batch, len(sample), f"{throughput(b, sample, batch):.0f}", cos])
-    table(f"Embedding throughput ({os.environ['WORKBENCH_EMBED_THREADS']} threads, {len(sample)} mixed real chunk texts, median of 3)",
-          ["backend", "batch", "chunks", "chunks/s", "mean cos to torch"], rows)  # fmt: skip
-
-    # -- a big index ------------------------------------------------------------------------------------
-    import chromadb
-    from chromadb.config import Settings
-
-    base_idx = vectors.get(default.backend) or build_index(chunks, default.backend)
-    fp = default.encode([c.text for c in chunks])
-    nrng = np.random.default_rng(0)
-    pick = nrng.integers(0, len(fp), args.big)
-    big = fp[pick] + nrng.normal(0, 0.02, (args.big, fp.shape[1])).astype(np.float32)
-    big /= np.linalg.norm(big, axis=1, keepdims=True)
-    bts = nrng.integers(1, 51, args.big)
-    client = chromadb.PersistentClient(
-        path=tempfile.mkdtemp(prefix="ragbig-"), settings=Settings(anonymized_telemetry=False)
-    )
-    col = client.create_collection(
-        "big", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-    )
-    t = time.perf_counter()
-    for i in range(0, args.big, 5000):
-        j = range(i, min(i + 5000, args.big))
-        col.add(ids=[f"c{x}" for x in j], embeddings=big[i : i + 5000], documents=[chunks[pick[x]].text for x in j],
-                metadatas=[{**chunks[pick[x]].chroma_metadata(), "backtest_id": int(bts[x])} for x in j])  # fmt: skip
-    build_s = time.perf_counter() - t
-    queries = default.encode([c.question for c in rcases] * 3)
-    filters = {
-        "no filter": lambda n: None,
-        "backtest_id": lambda n: {"backtest_id": int(bts[n % len(bts)])},
-        "kind=trade, weekday": lambda n: {"$and": [{"kind": "trade"}, {"weekday": WEEKDAYS[n % 5]}]},
-        "backtest_id + drawdown=1": lambda n: {
-            "$and": [{"backtest_id": int(bts[n % len(bts)])}, {"drawdown": 1}]
-        },
-        "rank_worst <= 5": lambda n: {"rank_worst": {"$lte": 5}},
+    samples = {
+        "trade": [c.text for c in rng.sample([c for c in chunks if c.kind == "trade"], 256)],
+        "mixed": [c.text for c in rng.sample(chunks, min(256, len(chunks)))],
     }
-    lat: dict[str, list[float]] = {k: [] for k in filters}
-    for n, v in enumerate(queries):
-        for key, where in filters.items():
-            t = time.perf_counter()
-            col.query(
-                query_embeddings=[v],
-                n_results=10,
-                where=where(n),
-                include=["documents", "metadatas", "distances"],
+    tok = embedder("onnx-int8").tokenizer if "onnx-int8" in backends else None
+    rows = []
+    for what, sample in samples.items():
+        ref = embedder("torch").encode(sample) if "torch" in backends else None
+        tokens = (
+            "" if tok is None else f"{statistics.median(len(e.ids) for e in tok.encode_batch(sample)):.0f}"
+        )
+        for b in backends:
+            cos = (
+                ""
+                if ref is None
+                else f"{float(np.mean(np.sum(embedder(b).encode(sample) * ref, axis=1))):.4f}"
             )
-            lat[key].append((time.perf_counter() - t) * 1000)
-    table(f"Chroma query latency, {args.big:,} chunks (built in {build_s:.0f} s), {len(queries)} queries",
-          ["filter", "p50 ms", "p95 ms"], [[k, f"{pct(v, 50):.1f}", f"{pct(v, 95):.1f}"] for k, v in lat.items()])  # fmt: skip
-    del base_idx
+            for batch in (16, 64) if b == "torch" else (8, 64):
+                rows.append([what, tokens, b, batch, f"{throughput(b, sample, batch):.0f}", cos])
+    table(f"Embedding throughput ({os.environ['WORKBENCH_EMBED_THREADS']} threads, 256 real chunk texts each, median of 3; "
+          "ONNX batches also capped at 1,024 padded tokens)",
+          ["texts", "median tokens", "backend", "batch", "chunks/s", "mean cos to torch"], rows)  # fmt: skip
+
+    # -- a big index: the product's three collections, 50 backtests ----------------------------------------
+    big_idx, build_s = big_index(chunks, default, args.big)
+    probes = big_probes()
+    queries = default.encode([c.question for c in rcases] * 3)
+    counts = big_idx.count()
+    t = time.perf_counter()
+    for name in COLLECTION_NAMES:
+        big_idx.mirror(name)
+    load_s = time.perf_counter() - t
+    rows = []
+    for label, collection, where in probes:
+        lat: dict[str, list[float]] = {"chroma": [], "memory": []}
+        overlap, got = [], {"chroma": [], "memory": []}
+        for n, v in enumerate(queries):
+            w = where(n)
+            found = {}
+            for how in ("chroma", "memory"):
+                os.environ["WORKBENCH_RAG_EXACT_MAX"] = "0" if how == "chroma" else "1000000"
+                t = time.perf_counter()
+                found[how] = big_idx.query(v, 10, where=w, collections=[collection])
+                lat[how].append((time.perf_counter() - t) * 1000)
+            for how in got:
+                got[how].append(len(found[how]))
+            exact = {h.id for h in found["memory"]}
+            overlap.append(len(exact & {h.id for h in found["chroma"]}) / max(len(exact), 1))
+        rows.append([label, f"{collection} ({counts[collection]:,})", f"{pct(lat['chroma'], 50):.1f}", f"{pct(lat['chroma'], 95):.1f}",
+                     f"{pct(lat['memory'], 50):.1f}", f"{pct(lat['memory'], 95):.1f}", f"{np.mean(overlap):.3f}",
+                     f"{np.mean(got['chroma']):.1f} / {np.mean(got['memory']):.1f}"])  # fmt: skip
+    os.environ.pop("WORKBENCH_RAG_EXACT_MAX", None)
+    table(f"Filtered query latency, {sum(counts.values()):,} chunks in the product's 3 collections, 50 backtests "
+          f"(built in {build_s:.0f} s; in-memory copies loaded in {load_s:.1f} s), {len(queries)} queries, k=10",
+          ["filter", "collection (chunks)", "Chroma p50 ms", "Chroma p95 ms", "in memory p50 ms", "in memory p95 ms",
+           "Chroma top-10 = exact", "hits Chroma / exact"], rows)  # fmt: skip
+    times = []
+    for n, c in enumerate(rcases * 2):
+        v = queries[n % len(queries)]
+        scope = int(n % 50) + 1 if n % 2 else None
+        t = time.perf_counter()
+        retrieve(big_idx, c.question, v, route(c.question, v), backtest_id=scope, symbols=symbols)
+        times.append((time.perf_counter() - t) * 1000)
+    table(f"retrieve() on the {sum(counts.values()):,}-chunk index (all probes of a question; half scoped to a backtest)",
+          ["questions", "p50 ms", "p95 ms"], [[len(times), f"{pct(times, 50):.1f}", f"{pct(times, 95):.1f}"]])  # fmt: skip
 
     questions = ["Which weekdays lose money?", "What happened in my worst drawdown?",
                  "Which parameter sets traded most on Mondays?", "What was my longest losing streak?",

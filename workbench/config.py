@@ -17,6 +17,8 @@ WORKBENCH_RAG_MAX_TRADES trades embedded one by one per backtest  5000
 WORKBENCH_EMBED_BACKEND embedding backend: torch|onnx|onnx-int8  onnx-int8
 WORKBENCH_EMBED_THREADS threads for embedding (0: the runtime's)  0
 WORKBENCH_EMBED_CACHE  where the exported ONNX model is cached    ~/.cache/workbench/onnx
+WORKBENCH_RAG_EXACT_MAX filtered chat search in memory up to N      200000
+                       chunks per collection (0: Chroma filters)
 =================  ==========================================  ===========================
 """
 
@@ -49,6 +51,7 @@ class Settings:
     embed_backend: str = "onnx-int8"  # workbench.rag.embed.BACKENDS: torch | onnx | onnx-int8
     embed_threads: int = 0  # 0: the runtime's default
     embed_cache: Path = Path("~/.cache/workbench/onnx").expanduser()
+    rag_exact_max: int = 200_000  # workbench.rag.exact: filtered search in memory up to this many chunks
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
@@ -57,6 +60,8 @@ class Settings:
             raise ConfigError(f"OLLAMA_TIMEOUT must be > 0 seconds, got {self.ollama_timeout_s}")
         if self.rag_max_trades < 0:
             raise ConfigError(f"WORKBENCH_RAG_MAX_TRADES must be >= 0, got {self.rag_max_trades}")
+        if self.rag_exact_max < 0:
+            raise ConfigError(f"WORKBENCH_RAG_EXACT_MAX must be >= 0, got {self.rag_exact_max}")
         if self.embed_backend not in EMBED_BACKENDS:
             raise ConfigError(
                 f"WORKBENCH_EMBED_BACKEND must be one of {', '.join(EMBED_BACKENDS)}, got {self.embed_backend!r}"
@@ -100,4 +105,5 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         embed_backend=(env.get("WORKBENCH_EMBED_BACKEND") or "onnx-int8").strip().lower(),
         embed_threads=number("WORKBENCH_EMBED_THREADS", "0", int),
         embed_cache=Path(env.get("WORKBENCH_EMBED_CACHE") or "~/.cache/workbench/onnx").expanduser(),
+        rag_exact_max=number("WORKBENCH_RAG_EXACT_MAX", "200000", int),
     )
