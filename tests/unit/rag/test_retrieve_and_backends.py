@@ -91,6 +91,10 @@ def test_embed_backend_setting() -> None:
         settings({"WORKBENCH_EMBED_BACKEND": "tf"})
     with pytest.raises(ConfigError, match="WORKBENCH_EMBED_THREADS"):
         settings({"WORKBENCH_EMBED_THREADS": "-1"})
+    assert settings({}).rag_exact_max == 200_000
+    assert settings({"WORKBENCH_RAG_EXACT_MAX": "0"}).rag_exact_max == 0
+    with pytest.raises(ConfigError, match="WORKBENCH_RAG_EXACT_MAX"):
+        settings({"WORKBENCH_RAG_EXACT_MAX": "-5"})
 
 
 def test_an_index_never_mixes_vectors_of_two_backends(tmp_path) -> None:
