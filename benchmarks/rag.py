@@ -1,5 +1,7 @@
 """RAG benchmarks: evaluation set (fact accuracy, retrieval recall@10 per embedding backend), embedding
-throughput, index query latency at 50,000 chunks, and ``ask`` latency without an LLM.
+throughput (trade texts and mixed chunk texts), filtered query latency at 50,000 chunks in the product's
+three collections (Chroma's own filtering against the in-memory exact search, workbench.rag.exact, with
+their top-10 agreement), ``retrieve`` latency on that index, and ``ask`` latency without an LLM.
 
     python benchmarks/rag.py                        # all real fixtures, 50,000-chunk index
     python benchmarks/rag.py --home /tmp/ragws      # reuse an ingested workspace
