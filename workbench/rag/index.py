@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -204,7 +205,7 @@ class VectorIndex:
         self._counts = None
         self._mirrors.clear()
         if self.stamp_file is not None:
-            tmp = self.stamp_file.with_name(f"{STAMP}.{os.getpid()}.tmp")
+            tmp = self.stamp_file.with_name(f"{STAMP}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(uuid.uuid4().hex)
             os.replace(tmp, self.stamp_file)  # a new inode: (inode, mtime) differs from every reader's
 
