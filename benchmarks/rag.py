@@ -57,7 +57,7 @@ from workbench.rag.chunks import WEEKDAYS, chunks_for  # noqa: E402
 from workbench.rag.embed import embedder  # noqa: E402
 from workbench.rag.facts import route  # noqa: E402
 from workbench.rag.index import COLLECTION_NAMES, VectorIndex, open_index  # noqa: E402
-from workbench.rag.retrieve import retrieve  # noqa: E402
+from workbench.rag.retrieve import DAYS, PATTERNS, TRADES, retrieve  # noqa: E402
 
 ORDER = ["close_time", "open_time", "trade_id"]
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -273,21 +273,20 @@ def big_index(chunks, emb, n: int) -> tuple[VectorIndex, float]:
 
 def big_probes() -> list[tuple[str, str, Callable[[int], dict]]]:
     """The filters retrieve() sends (workbench.rag.retrieve plans), with and without a backtest scope."""
-    trades, days, patterns = "trades_embeddings", "daily_summaries", "patterns_embeddings"
     day = lambda n: WEEKDAYS[n % 5]  # noqa: E731
     bt = lambda n: n % 50 + 1  # noqa: E731
     return [
-        ("backtest_id (scope alone)", trades, lambda n: {"backtest_id": bt(n)}),
-        ("weekday", trades, lambda n: {"weekday": day(n)}),
-        ("backtest_id + weekday", trades, lambda n: {"$and": [{"backtest_id": bt(n)}, {"weekday": day(n)}]}),
-        ("backtest_id + drawdown=1", trades, lambda n: {"$and": [{"backtest_id": bt(n)}, {"drawdown": 1}]}),
-        ("rank_worst <= 5", trades, lambda n: {"rank_worst": {"$lte": 5}}),
-        ("backtest_id + weekday + direction", trades,
+        ("backtest_id (scope alone)", TRADES, lambda n: {"backtest_id": bt(n)}),
+        ("weekday", TRADES, lambda n: {"weekday": day(n)}),
+        ("backtest_id + weekday", TRADES, lambda n: {"$and": [{"backtest_id": bt(n)}, {"weekday": day(n)}]}),
+        ("backtest_id + drawdown=1", TRADES, lambda n: {"$and": [{"backtest_id": bt(n)}, {"drawdown": 1}]}),
+        ("rank_worst <= 5", TRADES, lambda n: {"rank_worst": {"$lte": 5}}),
+        ("backtest_id + weekday + direction", TRADES,
          lambda n: {"$and": [{"backtest_id": bt(n)}, {"weekday": day(n)}, {"direction": "long"}]}),
-        ("weekday", days, lambda n: {"weekday": day(n)}),
-        ("backtest_id + drawdown=1", days, lambda n: {"$and": [{"backtest_id": bt(n)}, {"drawdown": 1}]}),
-        ("pattern=weekday", patterns, lambda n: {"pattern": "weekday"}),
-        ("backtest_id + pattern=drawdown + rank=1", patterns,
+        ("weekday", DAYS, lambda n: {"weekday": day(n)}),
+        ("backtest_id + drawdown=1", DAYS, lambda n: {"$and": [{"backtest_id": bt(n)}, {"drawdown": 1}]}),
+        ("pattern=weekday", PATTERNS, lambda n: {"pattern": "weekday"}),
+        ("backtest_id + pattern=drawdown + rank=1", PATTERNS,
          lambda n: {"$and": [{"backtest_id": bt(n)}, {"pattern": "drawdown"}, {"rank": 1}]}),
     ]  # fmt: skip
 
@@ -345,10 +344,8 @@ def main() -> None:
         rows.append(
             ["before: previous texts, unfiltered", "torch", f"{recall_of(old, rcases, symbols, False):.3f}"]
         )
-    vectors = {}
     for b in backends:
         idx = open_index(ws) if b == default.backend else build_index(chunks, b)
-        vectors[b] = idx
         rows.append(["new texts, unfiltered", b, f"{recall_of(idx, rcases, symbols, False):.3f}"])
         rows.append(
             ["new texts + planned filters (product)", b, f"{recall_of(idx, rcases, symbols, True):.3f}"]
@@ -408,7 +405,10 @@ def main() -> None:
             for how in got:
                 got[how].append(len(found[how]))
             exact = {h.id for h in found["memory"]}
-            overlap.append(len(exact & {h.id for h in found["chroma"]}) / max(len(exact), 1))
+            chroma = {h.id for h in found["chroma"]}
+            overlap.append(
+                len(exact & chroma) / len(exact) if exact else float(not chroma)
+            )  # both empty: agree
         rows.append([label, f"{collection} ({counts[collection]:,})", f"{pct(lat['chroma'], 50):.1f}", f"{pct(lat['chroma'], 95):.1f}",
                      f"{pct(lat['memory'], 50):.1f}", f"{pct(lat['memory'], 95):.1f}", f"{np.mean(overlap):.3f}",
                      f"{np.mean(got['chroma']):.1f} / {np.mean(got['memory']):.1f}"])  # fmt: skip

@@ -233,6 +233,14 @@ class VectorIndex:
         self._mirrors[name] = (stamp, m)
         return m
 
+    def _exact(self, name: str, vector: np.ndarray, k: int, where: dict[str, Any]) -> list[Hit] | None:
+        """The filtered query on the in-memory copy; None where Chroma must answer it."""
+        m = self.mirror(name)
+        found = None if m is None else m.search(vector, k, where)
+        if m is None or found is None:
+            return None
+        return [Hit(m.ids[i], name, m.documents[i], dict(m.metadatas[i]), round(s, 4)) for i, s in found]
+
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         by: dict[str, list[int]] = defaultdict(list)
         for i, c in enumerate(chunks):
@@ -263,13 +271,9 @@ class VectorIndex:
         (Chroma's ``where``; exact, in memory, for the embedded store)."""
         hits: list[Hit] = []
         for name in collections:
-            m = self.mirror(name) if where else None
-            found = m.search(vector, k, where) if m is not None else None
-            if found is not None:
-                assert m is not None
-                hits += [
-                    Hit(m.ids[i], name, m.documents[i], dict(m.metadatas[i]), round(s, 4)) for i, s in found
-                ]
+            exact = self._exact(name, vector, k, where) if where else None
+            if exact is not None:
+                hits += exact
                 continue
             res = self.collection(name).query(
                 query_embeddings=[vector],
