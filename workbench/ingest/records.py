@@ -109,6 +109,16 @@ class Parsed:
     bars: pl.DataFrame | None = None  # BARS_SCHEMA
     stated: Mapping[str, float] = field(default_factory=dict)  # keys from STATED_KEYS
     meta: Mapping[str, Any] = field(default_factory=dict)  # broker, build, timezone, model, ...
+    # What the platform itself would print, recomputed from the file's rows under its own convention
+    # (e.g. MT5 gross profit per deal): keys from STATED_KEYS. Reconciliation compares ``stated`` with
+    # these where present, else with the per-position totals of ``trades``.
+    platform_figures: Mapping[str, float] = field(default_factory=dict)
+    convention: str | None = None  # e.g. "mt5 per deal", "mt4 per order close"
+    # Platform quirks worth telling the user (one line each); the file is still stored.
+    warnings: tuple[str, ...] = ()
+    # Rows the platform wrote that break an invariant: {"row": trade_id, "what": "..."}; kept, flagged,
+    # left out of the statistics they would falsify (e.g. a trade closing before it opens: durations).
+    anomalies: tuple[Mapping[str, Any], ...] = ()
 
 
 def conform(frame: pl.DataFrame | list[dict[str, Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
