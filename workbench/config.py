@@ -19,6 +19,11 @@ WORKBENCH_EMBED_THREADS threads for embedding (0: the runtime's)  0
 WORKBENCH_EMBED_CACHE  where the exported ONNX model is cached    ~/.cache/workbench/onnx
 WORKBENCH_RAG_EXACT_MAX filtered chat search in memory up to N      200000
                        chunks per collection (0: Chroma filters)
+WORKBENCH_DEBUG        show tracebacks instead of one-line errors  0
+WORKBENCH_STRICT       ingest rejects platform quirks (warnings)   0
+WORKBENCH_INITIAL_BALANCE balance assumed when a file states none  (empty: unknown)
+WORKBENCH_SERVER_TZ    MetaTrader server time zone (e.g. EET,      (empty: recorded as
+                       Europe/Athens, UTC+2) for files with none    "offset unknown")
 =================  ==========================================  ===========================
 """
 
@@ -52,6 +57,10 @@ class Settings:
     embed_threads: int = 0  # 0: the runtime's default
     embed_cache: Path = Path("~/.cache/workbench/onnx").expanduser()
     rag_exact_max: int = 200_000  # workbench.rag.exact: filtered search in memory up to this many chunks
+    debug: bool = False  # tracebacks instead of one-line errors
+    strict: bool = False  # ingest: platform quirks (warnings, anomalies) reject the file
+    initial_balance: float | None = None  # assumed for files that state no balance (None: unknown)
+    server_tz: str | None = None  # MetaTrader broker server time zone, for files that state none
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
@@ -106,4 +115,10 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         embed_threads=number("WORKBENCH_EMBED_THREADS", "0", int),
         embed_cache=Path(env.get("WORKBENCH_EMBED_CACHE") or "~/.cache/workbench/onnx").expanduser(),
         rag_exact_max=number("WORKBENCH_RAG_EXACT_MAX", "200000", int),
+        debug=_flag(env, "WORKBENCH_DEBUG"),
+        strict=_flag(env, "WORKBENCH_STRICT"),
+        initial_balance=number("WORKBENCH_INITIAL_BALANCE", "", float)
+        if env.get("WORKBENCH_INITIAL_BALANCE")
+        else None,
+        server_tz=(env.get("WORKBENCH_SERVER_TZ") or "").strip() or None,
     )

@@ -34,8 +34,10 @@ class Backtest:
     cash_flows: pl.DataFrame
 
     @property
-    def initial_balance(self) -> float:
-        return float(self.info.get("initial_balance") or 0.0)
+    def initial_balance(self) -> float | None:
+        """The account's balance before the first trade, ``None`` when the file stated none."""
+        value = self.info.get("initial_balance")
+        return None if value is None else float(value)
 
 
 class Workspace:
@@ -57,13 +59,21 @@ class Workspace:
         fmt: str | None = None,
         progress: bool = False,
         index: bool | None = None,
+        strict: bool | None = None,
+        initial_balance: float | None = None,
+        tz: str | None = None,
     ):
         """Ingest files and folders; returns an :class:`~workbench.ingest.load.IngestReport`.
+
+        ``strict`` (default ``WORKBENCH_STRICT``) rejects files with platform quirks instead of storing
+        them with warnings; ``initial_balance`` (default ``WORKBENCH_INITIAL_BALANCE``) is assumed for
+        files that state no balance; ``tz`` (default ``WORKBENCH_SERVER_TZ``) is the server time zone
+        of files that state none (MetaTrader).
 
         ``index`` (default: ``WORKBENCH_AUTO_INDEX``) also embeds the new backtests for the chat
         (:func:`workbench.rag.index_backtests`; only their chunks, never twice).
         """
-        from workbench.ingest.load import ingest_paths
+        from workbench.ingest.load import Options, ingest_paths
 
         if isinstance(paths, str | Path):
             paths = [paths]
@@ -74,7 +84,14 @@ class Workspace:
             def bar(files):
                 return tqdm(files, desc="ingest", unit="file", disable=len(files) < 2)
 
-        report = ingest_paths(self.store, paths, fmt=fmt, progress=bar)
+        cfg = settings()
+        options = Options(
+            fmt=fmt,
+            strict=cfg.strict if strict is None else strict,
+            initial_balance=cfg.initial_balance if initial_balance is None else initial_balance,
+            timezone=cfg.server_tz if tz is None else tz,
+        )
+        report = ingest_paths(self.store, paths, progress=bar, options=options)
         if index if index is not None else settings().auto_index:
             new = [f.backtest_id for f in report.files if f.status == "ingested" and f.kind == "backtest"]
             if new:
@@ -107,6 +124,14 @@ class Workspace:
     def backtest(self, backtest_id: int) -> Backtest:
         info = self.store.frame(Q.backtest_by_id, [int(backtest_id)])
         if info.height == 0:
+            other = self.store.frame(Q.object_kind, [int(backtest_id)])
+            if other.height:
+                kind, hint = other.row(0)
+                raise DataError(
+                    f"id {backtest_id} is a {kind}, not a backtest (see `{hint}`; backtests: `workbench backtests`)",
+                    file=str(self.home),
+                    where="backtests",
+                )
             known = self.store.frame("SELECT min(id) AS a, max(id) AS b, count(*) AS n FROM backtests").row(0)
             hint = f"known ids {known[0]}..{known[1]}" if known[2] else "the workspace has no backtests yet"
             raise DataError(
@@ -115,8 +140,10 @@ class Workspace:
                 where="backtests",
             )
         row = info.row(0, named=True)
-        for key in ("parameters", "stated", "meta"):
-            row[key] = json.loads(row[key]) if row[key] else {}
+        for key in ("parameters", "stated", "meta", "platform_figures"):
+            row[key] = json.loads(row[key]) if row.get(key) else {}
+        for key in ("warnings", "anomalies", "assumptions"):
+            row[key] = json.loads(row[key]) if row.get(key) else []
         return Backtest(
             int(backtest_id),
             row,
@@ -127,12 +154,41 @@ class Workspace:
     def trades(self, backtest_id: int) -> pl.DataFrame:
         return self.backtest(backtest_id).trades
 
-    def metrics(self, backtest_id: int):
-        """:class:`workbench.analytics.Metrics` recomputed from the stored trades."""
+    def metrics(self, backtest_id: int, *, initial_balance: float | None = None):
+        """:class:`workbench.analytics.Metrics` recomputed from the stored trades (``initial_balance``
+        overrides the stored one, e.g. for a file that stated none)."""
         from workbench.analytics import compute_metrics
 
         bt = self.backtest(backtest_id)
-        return compute_metrics(bt.trades, bt.initial_balance, bt.cash_flows)
+        initial = bt.initial_balance if initial_balance is None else initial_balance
+        return compute_metrics(bt.trades, initial, bt.cash_flows)
+
+    def metrics_report(self, backtest_id: int, *, initial_balance: float | None = None) -> dict[str, Any]:
+        """The metrics object of ``workbench metrics --json``: the workbench's per-position figures, then
+        ``conventions`` (how they were computed), ``platform`` (what the file printed and the same figures
+        under the platform's own convention), ``assumptions``, ``warnings`` and ``anomalies``."""
+        bt = self.backtest(backtest_id)
+        m = self.metrics(backtest_id, initial_balance=initial_balance).to_dict()
+        tz = bt.info.get("timezone") or bt.info["meta"].get("timezone")
+        assumed = bt.info["meta"].get("assumed") or {}
+        m["assumptions"] = [*m["assumptions"], *(f"{k}: {v}" for k, v in assumed.items())]
+        if initial_balance is not None:
+            m["assumptions"].append(f"initial_balance: {initial_balance} (--initial-balance)")
+        m["conventions"] = {
+            "basis": "per position: one trade per closed position (or partial close), net of commission and swap",
+            "win": "net_profit > 0; loss: net_profit < 0; break-even trades are neither",
+            "gross_profit": "sum of net_profit of winning trades (gross_loss: of losing trades)",
+            "drawdown": "closed-trade balance, peak to trough; % of the running peak; cash flows move the peak",
+            "sharpe_ratio": "daily returns of the closed-trade balance on the trading calendar, risk-free 0, "
+            "x sqrt(252) (docs/analytics.md)",
+            "timezone": tz or "as printed by the platform (zone not stated)",
+            "base_balance": "initial_balance" if m["initial_balance"] is not None else "unknown",
+        }
+        m["platform"] = bt.info["platform_figures"] or None
+        m["warnings"] = bt.info["warnings"]
+        m["anomalies"] = bt.info["anomalies"]
+        m["timezone"] = tz
+        return m
 
     def equity(self, backtest_id: int) -> pl.DataFrame:
         from workbench.analytics import equity_curve

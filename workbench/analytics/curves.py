@@ -80,31 +80,42 @@ def daily_table(
 
 
 def _prepared(
-    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None
+    trades: pl.DataFrame, initial_balance: float | None, cash_flows: pl.DataFrame | None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     t = prepare_trades(trades)
     f = prepare_flows(cash_flows)
-    return t, f, events(t, f, float(initial_balance))
+    curve = events(t, f, float(initial_balance or 0.0))
+    if initial_balance is None:  # unknown base: money is P/L since the start, percentages are undefined
+        curve = curve.with_columns(pl.lit(None, pl.Float64).alias("drawdown_pct"))
+    return t, f, curve
+
+
+def _unknown_base(table: pl.DataFrame, initial_balance: float | None, *cols: str) -> pl.DataFrame:
+    if initial_balance is not None:
+        return table
+    return table.with_columns(pl.lit(None, pl.Float64).alias(c) for c in cols)
 
 
 def equity_curve(
-    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+    trades: pl.DataFrame, initial_balance: float | None, cash_flows: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """(time, balance, peak, drawdown, drawdown_pct, trade_id): the start point, then one row per
     cash flow and per trade close in order. ``trade_id`` is null on the start and cash-flow rows;
-    ``drawdown_pct`` is null where the peak is not positive."""
+    ``drawdown_pct`` is null where the peak is not positive. With ``initial_balance=None`` (unknown)
+    ``balance`` is the P/L since the start and ``drawdown_pct`` is null throughout."""
     _, _, curve = _prepared(trades, initial_balance, cash_flows)
     return curve.select("time", "balance", "peak", "drawdown", "drawdown_pct", "trade_id")
 
 
 def daily_summary(
-    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+    trades: pl.DataFrame, initial_balance: float | None, cash_flows: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """(date, trades, wins, losses, net_profit, gross_profit, gross_loss, end_balance, return_pct,
     drawdown_pct), one row per day of the trading calendar (Mon–Fri from the first open to the last
     close, plus weekend days with a close). Counts and money are by close date."""
     t, f, curve = _prepared(trades, initial_balance, cash_flows)
-    return daily_table(t, f, float(initial_balance), curve).drop("ret")
+    table = daily_table(t, f, float(initial_balance or 0.0), curve).drop("ret")
+    return _unknown_base(table, initial_balance, "return_pct", "drawdown_pct")
 
 
 def monthly_table(daily: pl.DataFrame) -> pl.DataFrame:
@@ -120,9 +131,10 @@ def monthly_table(daily: pl.DataFrame) -> pl.DataFrame:
 
 
 def monthly_returns(
-    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+    trades: pl.DataFrame, initial_balance: float | None, cash_flows: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """(year, month, return_pct): the daily returns of :func:`daily_summary` compounded per month,
     i.e. a time-weighted return (= month's P/L / balance before the month when no cash flows)."""
     t, f, curve = _prepared(trades, initial_balance, cash_flows)
-    return monthly_table(daily_table(t, f, float(initial_balance), curve))
+    table = monthly_table(daily_table(t, f, float(initial_balance or 0.0), curve))
+    return _unknown_base(table, initial_balance, "return_pct")

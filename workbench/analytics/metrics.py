@@ -54,13 +54,13 @@ class Metrics:
     losing_trades: int
     win_rate: float | None
     max_drawdown: float
-    max_drawdown_pct: float
+    max_drawdown_pct: float | None
     recovery_factor: float | None
     sharpe_ratio: float | None
     sortino_ratio: float | None
     avg_trade_duration_seconds: float | None
-    initial_balance: float
-    final_balance: float
+    initial_balance: float | None
+    final_balance: float | None
     expectancy: float | None
     avg_win: float | None
     avg_loss: float | None
@@ -77,6 +77,9 @@ class Metrics:
     start: datetime | None
     end: datetime | None
     trading_days: int
+    # What had to be assumed or left out, one line each (e.g. an unknown initial balance, trades the
+    # platform wrote closing before they open, left out of the average duration).
+    assumptions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: datetimes as ISO 8601 strings, ``inf``/``nan`` as ``None``."""
@@ -87,6 +90,8 @@ class Metrics:
                 value = value.isoformat()
             elif isinstance(value, float) and not math.isfinite(value):
                 value = None
+            elif isinstance(value, tuple):
+                value = list(value)
             out[f.name] = value
         return out
 
@@ -130,12 +135,26 @@ def _streaks(net: pl.Series) -> tuple[int, int]:
 _SORTED = ("trade_id", "open_time", "close_time", "net_profit", "commission", "swap")
 
 
+UNKNOWN_BALANCE = (
+    "initial balance unknown (the file states none): max_drawdown_pct, sharpe_ratio, sortino_ratio and "
+    "final_balance are null; pass --initial-balance (or set it on the backtest) to compute them"
+)
+NEGATIVE_DURATION = (
+    "{n} trade(s) close before they open as the platform wrote them: left out of avg_trade_duration_seconds"
+)
+
+
 def compute_metrics(
-    trades: pl.DataFrame, initial_balance: float, cash_flows: pl.DataFrame | None = None
+    trades: pl.DataFrame, initial_balance: float | None, cash_flows: pl.DataFrame | None = None
 ) -> Metrics:
     """All :class:`Metrics` of ``trades`` (TRADES_SCHEMA; only trade_id, open_time, close_time and
-    net_profit are required; direction, commission and swap count as absent when missing)."""
-    initial = float(initial_balance)
+    net_profit are required; direction, commission and swap count as absent when missing).
+
+    ``initial_balance=None`` means unknown: money figures are computed (they do not depend on it) and
+    every figure relative to a balance is ``None``, with the reason in ``assumptions``."""
+    known = initial_balance is not None
+    initial = float(initial_balance) if known else 0.0
+    assumptions: list[str] = [] if known else [UNKNOWN_BALANCE]
     # Only the columns whose order matters are sorted (sums, the curve, streaks): sorting all of
     # them (16M rows of text) costs seconds and GBs. Counts by direction do not depend on order.
     t = prepare_trades(trades.select(c for c in trades.columns if c in _SORTED))
@@ -156,6 +175,10 @@ def compute_metrics(
         (short & won).sum().alias("short_wins"),
     ).row(0, named=True)
     duration = (pl.col("close_time") - pl.col("open_time")).dt.total_microseconds()
+    backwards = int(t.select((duration < 0).sum()).item() or 0)
+    if backwards:
+        assumptions.append(NEGATIVE_DURATION.format(n=backwards))
+    duration = duration.filter(duration >= 0)
     agg = t.select(
         _NET.sum().alias("net"),
         _NET.filter(_NET > 0).sum().alias("gp"),
@@ -176,8 +199,10 @@ def compute_metrics(
     wins, losses = int(agg["wins"] or 0), int(agg["losses"] or 0)
     net, gp, gl = float(agg["net"] or 0.0), float(agg["gp"] or 0.0), float(agg["gl"] or 0.0)
     max_dd = float(curve["drawdown"].max() or 0.0)
-    max_dd_pct = float(curve["drawdown_pct"].max() or 0.0)
+    max_dd_pct: float | None = float(curve["drawdown_pct"].max() or 0.0)
     sharpe, sortino = sharpe_sortino(daily["ret"].to_numpy().astype(float))
+    if not known:
+        max_dd_pct = sharpe = sortino = None
     win_streak, loss_streak = _streaks(t["net_profit"])
     flows_total = float(flows["amount"].sum())
     longs, shorts = int(agg["longs"] or 0), int(agg["shorts"] or 0)
@@ -196,8 +221,8 @@ def compute_metrics(
         sharpe_ratio=sharpe,
         sortino_ratio=sortino,
         avg_trade_duration_seconds=agg["duration"],
-        initial_balance=initial,
-        final_balance=initial + flows_total + net,
+        initial_balance=initial if known else None,
+        final_balance=initial + flows_total + net if known else None,
         expectancy=net / n if n else None,
         avg_win=gp / wins if wins else None,
         avg_loss=gl / losses if losses else None,
@@ -214,4 +239,5 @@ def compute_metrics(
         start=agg["start"],
         end=agg["end"],
         trading_days=int(agg["days"] or 0),
+        assumptions=tuple(assumptions),
     )

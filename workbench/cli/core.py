@@ -38,6 +38,24 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", help="files or folders (folders are walked)")
     p.add_argument("--format", dest="fmt", help="force a parser (see `workbench formats`)")
     p.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="reject files with platform quirks (secondary totals by the platform's rule, anomalous rows) "
+        "instead of storing them with warnings (default: $WORKBENCH_STRICT)",
+    )
+    p.add_argument(
+        "--initial-balance",
+        type=float,
+        default=None,
+        help="balance assumed for files that state none (default: $WORKBENCH_INITIAL_BALANCE, else unknown)",
+    )
+    p.add_argument(
+        "--tz",
+        default=None,
+        help="broker server time zone for MetaTrader files (e.g. Europe/Athens, UTC+2; default: $WORKBENCH_SERVER_TZ)",
+    )
+    p.add_argument(
         "--index",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -48,12 +66,20 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
 @command("ingest", "ingest exports (files or folders) into the workspace", _ingest_args)
 def ingest(args: argparse.Namespace) -> Result:
     ws = _ws()
-    report = ws.ingest(args.paths, fmt=args.fmt, progress=sys.stderr.isatty(), index=args.index)
+    report = ws.ingest(
+        args.paths,
+        fmt=args.fmt,
+        progress=sys.stderr.isatty(),
+        index=args.index,
+        strict=args.strict,
+        initial_balance=args.initial_balance,
+        tz=args.tz,
+    )
     data = report.to_dict()
     errors = tuple(f.error for f in report.files if f.status == "rejected" and f.error)
     lines = [
-        f"{f.status:9} {f.format or '?':22} id={f.backtest_id if f.backtest_id is not None else '-':<5} "
-        f"rows={f.rows:<7} {f.path}"
+        f"{f.status:9} {f.format or '?':22} id={f.object_id if f.object_id is not None else '-':<5} "
+        f"rows={f.rows:<7} {f.path}" + "".join(f"\n          warning: {w}" for w in f.warnings)
         for f in report.files
     ]
     lines.append(
@@ -86,11 +112,38 @@ def _id_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", type=int, help="backtest id (see `workbench backtests`)")
 
 
-@command("metrics", "metrics of one backtest, recomputed from its trades", _id_arg)
+def _metrics_args(p: argparse.ArgumentParser) -> None:
+    _id_arg(p)
+    p.add_argument(
+        "--initial-balance",
+        type=float,
+        default=None,
+        help="balance before the first trade, for a file that states none (not stored)",
+    )
+
+
+def _show(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+@command("metrics", "metrics of one backtest, recomputed from its trades", _metrics_args)
 def metrics(args: argparse.Namespace) -> Result:
-    m = _ws().metrics(args.id).to_dict()
-    text = "\n".join(f"{k:28} {v}" for k, v in m.items())
-    return Result(m, text)
+    m = _ws().metrics_report(args.id, initial_balance=args.initial_balance)
+    lines = [f"{k:28} {_show(v)}" for k, v in m.items() if not isinstance(v, dict | list)]
+    platform = m.get("platform") or {}
+    if platform.get("printed"):
+        lines.append(f"printed by the platform ({platform.get('convention')}):")
+        for k, v in platform["printed"].items():
+            again = platform.get("reproduced", {}).get(k)
+            lines.append(
+                f"  {k:26} {_show(v)}"
+                + (f"  (rows under its convention: {_show(again)})" if again is not None else "")
+            )
+    lines += [f"assumption: {a}" for a in m["assumptions"]]
+    lines += [f"warning: {w}" for w in m["warnings"]]
+    return Result(m, "\n".join(lines))
 
 
 def _trades_args(p: argparse.ArgumentParser) -> None:
@@ -104,6 +157,36 @@ def trades(args: argparse.Namespace) -> Result:
     if args.limit is not None:
         frame = frame.head(args.limit)
     return Result({"trades": frame.to_dicts()}, table(frame.drop("comment", "stop_loss", "take_profit")))
+
+
+def _optional_id(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", type=int, nargs="?", help="one object's id (default: list them all)")
+
+
+@command("parameters", "list stored parameter sets (.cbotset...), or the parameters of one", _optional_id)
+def parameters(args: argparse.Namespace) -> Result:
+    ws = _ws()
+    if args.id is None:
+        frame = ws.parameter_sets()
+        return Result({"parameter_sets": frame.to_dicts()}, table(frame))
+    params = ws.parameters(args.id)
+    if not params:
+        raise DataError(f"no parameter set with id {args.id} (see `workbench parameters`)", file=str(ws.home))
+    return Result({"id": args.id, "parameters": params}, "\n".join(f"{k:32} {v}" for k, v in params.items()))
+
+
+@command("optimizations", "list stored optimisations, or the passes of one", _optional_id)
+def optimizations(args: argparse.Namespace) -> Result:
+    ws = _ws()
+    if args.id is None:
+        frame = ws.optimizations()
+        return Result({"optimizations": frame.to_dicts()}, table(frame))
+    frame = ws.optimization_results(args.id)
+    if frame.height == 0:
+        raise DataError(
+            f"no optimisation with id {args.id} (see `workbench optimizations`)", file=str(ws.home)
+        )
+    return Result({"id": args.id, "results": frame.to_dicts()}, table(frame))
 
 
 @command("formats", "the export formats the workbench can ingest")

@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +35,10 @@ from workbench.ingest.records import Parsed
 from workbench.ingest.registry import MappedFile
 from workbench.store import Q, Store, utcnow
 
-__all__ = ["FileResult", "IngestReport", "ingest_paths", "walk", "store_parsed"]
+__all__ = ["FileResult", "IngestReport", "Options", "ingest_paths", "walk", "store_parsed"]
+
+# What MetaTrader files get as their time zone when neither the file nor the user states one.
+UNKNOWN_SERVER_TIME = "server time, offset unknown"
 
 Status = Literal["ingested", "duplicate", "rejected"]
 
@@ -43,19 +46,35 @@ Status = Literal["ingested", "duplicate", "rejected"]
 _SKIP_NAMES = {"MANIFEST.md", "README.md", ".DS_Store", "Thumbs.db"}
 
 
+# The key each kind's stored id goes under in ``FileResult.to_dict()`` (ingest --json).
+ID_KEYS = {"backtest": "backtest_id", "parameters": "parameter_set_id", "optimization": "optimization_id"}
+
+
 @dataclass(frozen=True, slots=True)
 class FileResult:
     path: str
     format: str | None
     status: Status
-    backtest_id: int | None = None  # id of the stored object (backtest, parameter set, optimisation)
+    object_id: int | None = None  # id of the stored object (backtest, parameter set, optimisation)
     rows: int = 0
     error: str | None = None
     kind: str | None = None
     sha256: str | None = None
+    warnings: tuple[str, ...] = ()  # platform quirks found while validating (the file was stored)
+    anomalies: tuple[dict[str, Any], ...] = ()  # rows the platform wrote that break an invariant
+
+    @property
+    def backtest_id(self) -> int | None:
+        return self.object_id if self.kind == "backtest" else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        object_id = out.pop("object_id")
+        for kind, key in ID_KEYS.items():
+            out[key] = object_id if self.kind == kind else None
+        out["warnings"] = list(self.warnings)
+        out["anomalies"] = list(self.anomalies)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,19 +122,37 @@ def walk(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How files are read: a forced format, strictness, and what to assume where a file is silent."""
+
+    fmt: str | None = None
+    strict: bool = False  # platform quirks (secondary totals, anomalous rows) reject instead of warning
+    initial_balance: float | None = None  # for files that state no balance (None: unknown)
+    timezone: str | None = None  # server time zone for files that state none (MetaTrader)
+
+
 def ingest_paths(
     store: Store,
     paths: Iterable[str | Path],
     *,
     fmt: str | None = None,
     progress: Callable[[Iterable[Path]], Iterator[Path]] | None = None,
+    options: Options | None = None,
 ) -> IngestReport:
+    opts = options or Options(fmt=fmt)
+    if fmt and not opts.fmt:
+        opts = replace(opts, fmt=fmt)
     files = walk(paths)
     it: Iterable[Path] = progress(files) if progress else files
-    return IngestReport(tuple(ingest_one(store, f, fmt=fmt) for f in it))
+    return IngestReport(tuple(ingest_one(store, f, options=opts) for f in it))
 
 
-def ingest_one(store: Store, path: Path, *, fmt: str | None = None) -> FileResult:
+def ingest_one(
+    store: Store, path: Path, *, fmt: str | None = None, options: Options | None = None
+) -> FileResult:
+    options = options or Options(fmt=fmt)
+    fmt = options.fmt
     started = utcnow()
     name = str(path)
     try:
@@ -124,7 +161,7 @@ def ingest_one(store: Store, path: Path, *, fmt: str | None = None) -> FileResul
         err = DataError(getattr(e, "strerror", None) or str(e), file=name, where="-")
         return _log(store, FileResult(name, fmt, "rejected", error=str(err)), started)
     try:
-        return _ingest_data(store, path, data, fmt=fmt, started=started)
+        return _ingest_data(store, path, data, options=options, started=started)
     finally:
         if isinstance(data, MappedFile):
             data.close()
@@ -149,9 +186,10 @@ def _sha256(data: bytes | MappedFile) -> str:
 
 
 def _ingest_data(
-    store: Store, path: Path, data: bytes | MappedFile, *, fmt: str | None, started: datetime
+    store: Store, path: Path, data: bytes | MappedFile, *, options: Options, started: datetime
 ) -> FileResult:
     name = str(path)
+    fmt = options.fmt
     sha = _sha256(data)
     known = store.frame(Q.raw_file_by_sha, [sha])
     if known.height:
@@ -159,7 +197,7 @@ def _ingest_data(
         res = FileResult(name, row["format"], "duplicate", row["object_id"], kind=row["kind"], sha256=sha)
         return _log(store, res, started)
     try:
-        parsed = parse_bytes(data, name, fmt=fmt)
+        parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
         if isinstance(data, MappedFile) and not data.unchanged():
             raise DataError("the file changed while it was being read; ingest it again", file=name, where="-")
     except DataError as e:
@@ -169,7 +207,35 @@ def _ingest_data(
     except _Duplicate as d:
         res = FileResult(name, parsed.format, "duplicate", d.object_id, kind=parsed.kind, sha256=sha)
         return _log(store, res, started)
-    return FileResult(name, parsed.format, "ingested", object_id, rows, kind=parsed.kind, sha256=sha)
+    return FileResult(
+        name,
+        parsed.format,
+        "ingested",
+        object_id,
+        rows,
+        kind=parsed.kind,
+        sha256=sha,
+        warnings=tuple(parsed.warnings),
+        anomalies=tuple(dict(a) for a in parsed.anomalies),
+    )
+
+
+def _assume(parsed: Parsed, options: Options) -> Parsed:
+    """Fill what the file does not state from the user's options, saying so in ``meta.assumed``."""
+    assumed: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
+    if parsed.kind == "backtest" and parsed.initial_balance is None and options.initial_balance is not None:
+        changes["initial_balance"] = float(options.initial_balance)
+        assumed["initial_balance"] = f"{options.initial_balance} (--initial-balance; the file states none)"
+    if options.timezone and parsed.meta.get("timezone") in (None, UNKNOWN_SERVER_TIME):
+        assumed["timezone"] = f"{options.timezone} (--tz; the file states none)"
+        changes["meta"] = {**parsed.meta, "timezone": options.timezone}
+    if not assumed:
+        return parsed
+    meta = dict(changes.get("meta", parsed.meta))
+    meta["assumed"] = {**meta.get("assumed", {}), **assumed}
+    changes["meta"] = meta
+    return replace(parsed, **changes)
 
 
 class _Duplicate(Exception):
@@ -192,7 +258,7 @@ def _insert_log(con: duckdb.DuckDBPyConnection, res: FileResult, started: dateti
             res.path,
             res.format,
             res.status,
-            res.backtest_id,
+            res.object_id,
             res.rows,
             res.error,
             started,
@@ -303,8 +369,7 @@ def write_backtest(
 
     trades = p.trades
     assert trades is not None  # validate() guarantees it
-    initial = p.initial_balance if p.initial_balance is not None else 0.0
-    m = compute_metrics(trades, initial, p.cash_flows)
+    m = compute_metrics(trades, p.initial_balance, p.cash_flows)
     start = p.start or (trades["open_time"].min() if trades.height else None)
     end = p.end or (trades["close_time"].max() if trades.height else None)
     con.execute(
@@ -341,6 +406,11 @@ def write_backtest(
             _json(dict(p.meta)),
             sha,
             utcnow(),
+            _json(list(p.warnings)),
+            _json([dict(a) for a in p.anomalies]),
+            _json(platform_record(p)),
+            _json(list(m.assumptions)),
+            p.meta.get("timezone"),
         ],
     )
     frame = trades.with_row_index("seq", offset=1).with_columns(
@@ -364,6 +434,17 @@ def write_backtest(
         con.unregister("frame")
     _write_parameters(con, bid, "backtest", dict(p.parameters))
     return trades.height
+
+
+def platform_record(p: Parsed) -> dict[str, Any]:
+    """What the platform printed and what its rows give under its own convention (``platform`` column)."""
+    if not p.stated and not p.platform_figures:
+        return {}
+    return {
+        "convention": p.convention or (f"{p.platform} per position" if p.platform else None),
+        "printed": dict(p.stated),
+        "reproduced": dict(p.platform_figures),
+    }
 
 
 def _write_parameter_set(con: duckdb.DuckDBPyConnection, sid: int, p: Parsed, source: str, sha: str) -> int:

@@ -8,13 +8,14 @@ parsed trades, or the file is rejected with the difference named.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import polars as pl
 
 from workbench.errors import DataError
 from workbench.ingest.records import BARS_SCHEMA, CASH_FLOWS_SCHEMA, STATED_KEYS, TRADES_SCHEMA, Parsed
 
-__all__ = ["validate", "computed_totals", "MONEY_TOL"]
+__all__ = ["validate", "computed_totals", "MONEY_TOL", "PRIMARY", "SECONDARY"]
 
 MONEY_TOL = 0.011  # reports print cents; allow one cent plus float noise
 RATIO_TOL = 0.0051  # profit factor printed with 2 decimals
@@ -51,31 +52,101 @@ def computed_totals(parsed: Parsed) -> dict[str, float]:
     return out
 
 
-def _reconcile(parsed: Parsed) -> None:
-    unknown = set(parsed.stated) - STATED_KEYS
+# What proves a file whole: a mismatch means rows are missing or altered, and the file is rejected.
+PRIMARY = ("net_profit", "total_trades", "initial_balance", "final_balance")
+# Statistics platforms count by their own rules (break-even trades, commission in or out, per deal or per
+# position): a mismatch is a warning naming both figures and the likely convention (an error with strict).
+SECONDARY = ("gross_profit", "gross_loss", "winning_trades", "losing_trades", "profit_factor")
+
+
+def _agrees(key: str, value: float, stated: float) -> bool:
+    if key.endswith("_trades"):
+        return value == stated
+    if key == "profit_factor":
+        return (math.isinf(value) and stated == 0) or abs(value - stated) <= RATIO_TOL
+    return abs(value - stated) <= max(MONEY_TOL, 1e-9 * abs(stated))
+
+
+def _alternatives(t: pl.DataFrame) -> dict[str, dict[str, float]]:
+    """Secondary totals under the other conventions platforms use, to name the likely one."""
+    out: dict[str, dict[str, float]] = {}
+    if not t.height:
+        return out
+    gross = t["profit"].fill_null(t["net_profit"])
+    net = t["net_profit"]
+    for label, col in (("by profit before commission and swap", gross),):
+        gp, gl = float(col.filter(col > 0).sum()), float(col.filter(col < 0).sum())
+        out[label] = {
+            "gross_profit": gp,
+            "gross_loss": gl,
+            "winning_trades": float((col > 0).sum()),
+            "losing_trades": float((col < 0).sum()),
+            "profit_factor": gp / -gl if gl < 0 else math.inf,
+        }
+    out["counting break-even trades as wins"] = {"winning_trades": float((net >= 0).sum())}
+    out["counting break-even trades as losses"] = {"losing_trades": float((net <= 0).sum())}
+    rounded = net.round(2)
+    out["by the sign of the printed (rounded) result"] = {
+        "winning_trades": float((rounded > 0).sum()),
+        "losing_trades": float((rounded < 0).sum()),
+    }
+    return out
+
+
+def _fmt(key: str, value: float) -> str:
+    if key.endswith("_trades"):
+        return f"{value:,.0f}"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:,.2f}"
+
+
+def _reconcile(parsed: Parsed, *, strict: bool) -> list[str]:
+    """Compare every stated total with what the rows give; returns the warnings (secondary mismatches)."""
+    unknown = (set(parsed.stated) | set(parsed.platform_figures)) - STATED_KEYS
     if unknown:
         raise DataError(f"parser bug: unknown stated totals {sorted(unknown)}", where="totals")
-    got = computed_totals(parsed)
-    for key in sorted(parsed.stated):
-        stated = float(parsed.stated[key])
-        if key not in got:
+    per_position = computed_totals(parsed)
+    platform = parsed.convention or f"{parsed.platform or 'platform'} convention"
+    warnings: list[str] = []
+    alternatives: dict[str, dict[str, float]] | None = None
+    for key in (*PRIMARY, *SECONDARY):
+        if key not in parsed.stated:
             continue
-        value = got[key]
-        if key.endswith("_trades"):
-            ok = value == stated
-        elif key == "profit_factor":
-            ok = (math.isinf(value) and stated == 0) or abs(value - stated) <= RATIO_TOL
+        stated = float(parsed.stated[key])
+        if key in parsed.platform_figures:
+            value, basis = float(parsed.platform_figures[key]), f"under the {platform}"
+        elif key in per_position:
+            value, basis = per_position[key], "per position"
         else:
-            ok = abs(value - stated) <= max(MONEY_TOL, 1e-9 * abs(stated))
-        if not ok:
+            continue
+        if _agrees(key, value, stated):
+            continue
+        diff = "" if key.endswith("_trades") or math.isinf(value) else f" (difference {value - stated:+,.2f})"
+        if key in PRIMARY:
             raise DataError(
-                f"the report states {key} {stated:,.2f} but its trades give {value:,.2f} "
-                f"(difference {value - stated:+,.2f}); the file is truncated or inconsistent",
+                f"the file prints {key} {_fmt(key, stated)} but its rows give {_fmt(key, value)} {basis}{diff}; "
+                "rows are missing or were altered — re-export the report",
                 where=f"totals.{key}",
             )
+        if alternatives is None:
+            alternatives = _alternatives(parsed.trades) if parsed.trades is not None else {}
+        likely = [
+            label for label, figs in alternatives.items() if key in figs and _agrees(key, figs[key], stated)
+        ]
+        hint = f"; it matches counting {likely[0].removeprefix('counting ')}" if likely else ""
+        message = (
+            f"{key}: the file prints {_fmt(key, stated)}, the rows give {_fmt(key, value)} {basis}{diff}"
+            f"{hint} (a platform convention; net profit and trade count agree)"
+        )
+        if strict:
+            raise DataError(message + "; rejected because of --strict", where=f"totals.{key}")
+        warnings.append(message)
+    return warnings
 
 
-def _check_trades(t: pl.DataFrame) -> None:
+def _check_trades(t: pl.DataFrame, *, strict: bool) -> list[dict]:
+    """Structural checks; returns the anomalies (rows the platform wrote that break an invariant)."""
     _check_schema(t, TRADES_SCHEMA, "trades")
     for col in ("trade_id", "open_time", "close_time", "direction", "net_profit"):
         nulls = t.filter(pl.col(col).is_null())
@@ -88,17 +159,19 @@ def _check_trades(t: pl.DataFrame) -> None:
         raise DataError(
             f"direction must be long/short, got {r['direction']!r}", where=f"trade {r['trade_id']}"
         )
-    back = t.filter(pl.col("close_time") < pl.col("open_time"))
-    if back.height:
-        r = back.row(0, named=True)
-        raise DataError(
-            f"closes ({r['close_time']}) before it opens ({r['open_time']})", where=f"trade {r['trade_id']}"
-        )
+    anomalies: list[dict] = []
+    back = t.with_row_index("row", offset=1).filter(pl.col("close_time") < pl.col("open_time"))
+    for r in back.iter_rows(named=True):
+        what = f"closes ({r['close_time']}) before it opens ({r['open_time']})"
+        if strict:
+            raise DataError(what + "; rejected because of --strict", where=f"trade {r['trade_id']}")
+        anomalies.append({"row": r["row"], "trade_id": r["trade_id"], "what": what})
     for col, dtype in TRADES_SCHEMA.items():
         if dtype == pl.Float64:
             bad = t.filter(pl.col(col).is_nan() | pl.col(col).is_infinite())
             if bad.height:
                 raise DataError(f"{col} is not a finite number", where=f"trade {bad['trade_id'][0]}")
+    return anomalies
 
 
 def _check_bars(b: pl.DataFrame) -> None:
@@ -123,15 +196,31 @@ def _check_bars(b: pl.DataFrame) -> None:
         raise DataError(f"duplicate bar time {r['ts']} for {r['symbol']}:{r['timeframe']}", where="ts")
 
 
-def validate(parsed: Parsed) -> Parsed:
-    """Return ``parsed`` unchanged or raise :class:`DataError` naming the problem."""
+def validate(parsed: Parsed, *, strict: bool = False) -> Parsed:
+    """``parsed`` with the warnings and anomalies validation found, or :class:`DataError` naming the problem.
+
+    Corruption (a printed net profit, trade count or balance the rows do not reproduce, broken rows)
+    is always an error. Platform quirks (secondary statistics counted by the platform's own rule, rows
+    the platform wrote closing before they open) are warnings and ``anomalies`` — errors with ``strict``.
+    """
     if parsed.kind == "backtest":
         if parsed.trades is None:
             raise DataError("parser bug: a backtest without a trades frame", where="trades")
-        _check_trades(parsed.trades)
+        anomalies = _check_trades(parsed.trades, strict=strict)
         if parsed.cash_flows is not None:
             _check_schema(parsed.cash_flows, CASH_FLOWS_SCHEMA, "cash_flows")
-        _reconcile(parsed)
+        warnings = _reconcile(parsed, strict=strict)
+        for a in anomalies:
+            warnings.append(
+                f"trade {a['trade_id']} (row {a['row']}) {a['what']}: kept as the platform wrote it, "
+                "flagged as an anomaly and left out of duration statistics (--strict rejects instead)"
+            )
+        if warnings or anomalies:
+            parsed = replace(
+                parsed,
+                warnings=(*parsed.warnings, *warnings),
+                anomalies=(*parsed.anomalies, *anomalies),
+            )
     elif parsed.kind == "bars":
         if parsed.bars is None or parsed.bars.height == 0:
             raise DataError("no bars found", where="1")

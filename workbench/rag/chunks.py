@@ -108,6 +108,15 @@ class Source:
 CHUNKERS: Registry[Callable[[Source], Iterator[Chunk]]] = Registry("chunker")
 
 
+def _initial(info: dict[str, Any]) -> float | None:
+    value = info.get("initial_balance")
+    return None if value is None else float(value)
+
+
+def _dd_pct(x: float | None) -> str:
+    return "% unknown: no initial balance" if x is None else f"{x:.2f}%"
+
+
 def _money(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+,.2f}"
 
@@ -224,7 +233,7 @@ def annotate(trades: pl.DataFrame, episodes: Sequence[dict[str, Any]] = ()) -> p
 
 @CHUNKERS.register("backtest")
 def _backtest(src: Source) -> Iterator[Chunk]:
-    m = compute_metrics(src.trades, float(src.info.get("initial_balance") or 0.0), src.cash_flows)
+    m = compute_metrics(src.trades, _initial(src.info), src.cash_flows)
     params = src.info.get("parameters") or {}
     ptxt = ", ".join(f"{k}={v}" for k, v in list(params.items())[:40])
     text = (
@@ -234,7 +243,7 @@ def _backtest(src: Source) -> Iterator[Chunk]:
         f"{src.info.get('timeframe') or ''}, {m.start:%Y-%m-%d} to {m.end:%Y-%m-%d}: {m.total_trades} trades, "
         f"net profit {_money(m.net_profit)} {src.currency}, win rate {_pct(m.win_rate)}, "
         f"profit factor {m.profit_factor if m.profit_factor is None else round(m.profit_factor, 2)}, "
-        f"max drawdown {m.max_drawdown:,.2f} ({m.max_drawdown_pct:.2f}%), "
+        f"max drawdown {m.max_drawdown:,.2f} ({_dd_pct(m.max_drawdown_pct)}), "
         f"longest losing streak {m.max_consecutive_losses}, longest winning streak {m.max_consecutive_wins}."
         + (f" Parameters: {ptxt}." if ptxt else "")
     )
@@ -381,7 +390,7 @@ def _extremes(src: Source) -> Iterator[Chunk]:
 
 @CHUNKERS.register("days")
 def _days(src: Source) -> Iterator[Chunk]:
-    daily = daily_summary(src.trades, float(src.info.get("initial_balance") or 0.0), src.cash_flows)
+    daily = daily_summary(src.trades, _initial(src.info), src.cash_flows)
     daily = daily.filter(pl.col("trades") > 0).with_columns(
         pl.col("net_profit").rank("ordinal", descending=True).cast(pl.Int32).alias("rank_best"),
         pl.col("net_profit").rank("ordinal").cast(pl.Int32).alias("rank_worst"),
@@ -468,7 +477,7 @@ def chunks_for(ws: Any, backtest_id: int, *, max_trades: int = 5000) -> list[Chu
     bt = ws.backtest(backtest_id)
     if bt.trades.height == 0:
         return []
-    initial = float(bt.info.get("initial_balance") or 0.0)
+    initial = _initial(bt.info)
     episodes = tuple(drawdown_episodes(equity_curve(bt.trades, initial, bt.cash_flows)))
     trades = annotate(bt.trades, episodes)
     src = Source(int(backtest_id), bt.info, trades, bt.cash_flows, max_trades, episodes)

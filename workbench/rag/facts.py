@@ -513,9 +513,10 @@ def _ranking(ctx: Ctx, name: str) -> Findings:
 
     def one(r: dict[str, Any]) -> str:
         pf = "n/a" if r["profit_factor"] is None else f"{r['profit_factor']:.2f}"
+        dd = "n/a (no initial balance)" if r["max_drawdown_pct"] is None else f"{r['max_drawdown_pct']:.2f}%"
         return (
             f"{ctx.label(r['backtest_id'])}: {r['trades']} trades, net {_m(r['net_profit'])} {r['currency'] or ''}".rstrip()
-            + f", win rate {100 * r['win_rate']:.1f}%, profit factor {pf}, max drawdown {r['max_drawdown_pct'] or 0:.2f}%"
+            + f", win rate {100 * r['win_rate']:.1f}%, profit factor {pf}, max drawdown {dd}"
         )
 
     lines = [f"By net profit ({ctx.scope()}):"] + [f"- {one(r)}" for r in rows[:15]]

@@ -17,9 +17,10 @@ INSERT INTO ingest_log VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 INSERT INTO backtests (id, name, source, origin, format, platform, strategy, symbol, timeframe, currency,
     start_time, end_time, initial_balance, final_balance, net_profit, gross_profit, gross_loss,
     total_trades, winning_trades, losing_trades, win_rate, profit_factor, sharpe_ratio, sortino_ratio,
-    max_drawdown, max_drawdown_pct, parameters, stated, meta, file_sha256, created_at)
+    max_drawdown, max_drawdown_pct, parameters, stated, meta, file_sha256, created_at,
+    warnings, anomalies, platform_figures, assumptions, timezone)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-    $22, $23, $24, $25, $26, $27, $28, $29, $30, $31);
+    $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36);
 
 -- name: insert_trades_from_frame
 INSERT INTO trades SELECT $1 AS backtest_id, * FROM frame;
@@ -55,6 +56,10 @@ FROM backtests ORDER BY id;
 
 -- name: backtest_by_id
 SELECT * FROM backtests WHERE id = $1;
+
+-- name: object_kind
+SELECT 'parameter set' AS kind, 'workbench parameters ' || $1 AS hint FROM parameter_sets WHERE id = $1
+UNION ALL SELECT 'optimisation', 'workbench optimizations ' || $1 FROM optimizations WHERE id = $1;
 
 -- name: trades_of_backtest
 SELECT * EXCLUDE (backtest_id) FROM trades WHERE backtest_id = $1 ORDER BY seq;
