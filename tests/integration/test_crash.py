@@ -19,10 +19,16 @@ from workbench.store import Store
 pytestmark = pytest.mark.xdist_group("crash")
 
 
-def _cli(home: Path, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+FAULTS = Path(__file__).resolve().parents[1] / "faults.py"
+
+
+def _cli(
+    home: Path, *args: str, env_extra: dict[str, str] | None = None, fault: str | None = None
+) -> subprocess.Popen:
     env = {**os.environ, "WORKBENCH_HOME": str(home), **(env_extra or {})}
+    launcher = [str(FAULTS), fault, "--"] if fault else ["-m", "workbench"]
     return subprocess.Popen(
-        [sys.executable, "-m", "workbench", *args],
+        [sys.executable, *launcher, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -59,7 +65,7 @@ def assert_consistent(home: Path) -> dict[str, int]:
 def test_kill_inside_the_open_transaction_stores_nothing_and_rerun_completes(tmp_path: Path) -> None:
     home = tmp_path / "lake"
     target = REAL / "mt4_tester_html" / "urinethrower_bastet_xagusd_h4.htm"
-    proc = _cli(home, "ingest", str(target), "--json", env_extra={"WORKBENCH_FAULT": "kill:before-commit"})
+    proc = _cli(home, "ingest", str(target), "--json", fault="kill:before-commit")
     proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL
     counts = assert_consistent(home)

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import importlib
+import logging
 import mmap
 import os
 import pkgutil
@@ -29,6 +30,8 @@ from workbench.errors import DataError
 from workbench.ingest.records import Parsed
 
 __all__ = ["Parser", "PARSERS", "parser", "detect", "HEAD_BYTES", "MappedFile"]
+
+log = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024  # detectors see at most this much of the file
 
@@ -118,7 +121,8 @@ def detect(data: bytes, name: str, *, fmt: str | None = None) -> Parser:
         try:
             if p.detect(head, name):
                 return p
-        except Exception:  # a detector must never break detection of other formats
+        except Exception:  # a detector must never break detection of other formats, but it is a bug
+            log.warning("detector of %s failed on %s (skipped; a workbench bug)", p.name, name, exc_info=True)
             continue
     raise DataError(
         f"unrecognised format (known: {', '.join(PARSERS.names())}); pass --format NAME to force one",

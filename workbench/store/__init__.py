@@ -36,17 +36,6 @@ CATALOG = "workbench.duckdb"
 _MIGRATION = re.compile(r"^(\d{4})_[\w\-]+\.sql$")
 
 
-def _fault_point(name: str) -> None:
-    """Crash-test hook: ``WORKBENCH_FAULT=kill:before-commit`` SIGKILLs this process right here.
-
-    Used by the kill -9 tests to die inside an open transaction deterministically.
-    """
-    if os.environ.get("WORKBENCH_FAULT") == f"kill:{name}":
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _same_version(before: os.stat_result, path: Path) -> bool:
     """``path`` is still the file ``before`` describes (device, inode, size, modification time)."""
     try:
@@ -139,7 +128,6 @@ class Store:
             except BaseException:
                 con.rollback()
                 raise
-            _fault_point("before-commit")
             con.commit()
 
     def frame(self, sql: str, params: list | tuple | None = None) -> pl.DataFrame:
