@@ -203,9 +203,16 @@ class Workspace:
         return daily_summary(bt.trades, bt.initial_balance, bt.cash_flows)
 
     def breakdown(self, backtest_id: int, by: str = "weekday") -> pl.DataFrame:
+        """:func:`workbench.analytics.breakdown` of the stored trades; weekday/hour/month groupings carry
+        a ``timezone`` column saying which clock the keys are on (e.g. "server time, offset unknown")."""
         from workbench.analytics import breakdown
 
-        return breakdown(self.trades(backtest_id), by)
+        bt = self.backtest(backtest_id)
+        frame = breakdown(bt.trades, by)
+        if by in ("weekday", "hour", "month"):
+            tz = bt.info.get("timezone") or "not stated"
+            frame = frame.with_columns(pl.lit(tz).alias("timezone"))
+        return frame
 
     def parameter_sets(self) -> pl.DataFrame:
         return self.store.frame(Q.list_parameter_sets)

@@ -33,12 +33,10 @@ from workbench.errors import DataError, StoreError
 from workbench.ingest import parse_bytes
 from workbench.ingest.records import Parsed
 from workbench.ingest.registry import MappedFile
+from workbench.ingest.timezones import to_utc
 from workbench.store import Q, Store, utcnow
 
 __all__ = ["FileResult", "IngestReport", "Options", "ingest_paths", "walk", "store_parsed"]
-
-# What MetaTrader files get as their time zone when neither the file nor the user states one.
-UNKNOWN_SERVER_TIME = "server time, offset unknown"
 
 Status = Literal["ingested", "duplicate", "rejected"]
 
@@ -201,6 +199,7 @@ def _ingest_data(
         if isinstance(data, MappedFile) and not data.unchanged():
             raise DataError("the file changed while it was being read; ingest it again", file=name, where="-")
     except DataError as e:
+        e = e if e.file != "<input>" else e.located(name)
         return _log(store, FileResult(name, fmt, "rejected", error=str(e), sha256=sha), started)
     try:
         object_id, rows = store_parsed(store, parsed, data=data, sha256=sha, path=path, started=started)
@@ -221,21 +220,17 @@ def _ingest_data(
 
 
 def _assume(parsed: Parsed, options: Options) -> Parsed:
-    """Fill what the file does not state from the user's options, saying so in ``meta.assumed``."""
+    """Fill what the file does not state from the user's options (saying so in ``meta.assumed``), and
+    bring every time to UTC (:func:`workbench.ingest.timezones.to_utc`)."""
     assumed: dict[str, Any] = {}
     changes: dict[str, Any] = {}
     if parsed.kind == "backtest" and parsed.initial_balance is None and options.initial_balance is not None:
         changes["initial_balance"] = float(options.initial_balance)
         assumed["initial_balance"] = f"{options.initial_balance} (--initial-balance; the file states none)"
-    if options.timezone and parsed.meta.get("timezone") in (None, UNKNOWN_SERVER_TIME):
-        assumed["timezone"] = f"{options.timezone} (--tz; the file states none)"
-        changes["meta"] = {**parsed.meta, "timezone": options.timezone}
-    if not assumed:
-        return parsed
-    meta = dict(changes.get("meta", parsed.meta))
-    meta["assumed"] = {**meta.get("assumed", {}), **assumed}
-    changes["meta"] = meta
-    return replace(parsed, **changes)
+    if assumed:
+        changes["meta"] = {**parsed.meta, "assumed": {**parsed.meta.get("assumed", {}), **assumed}}
+        parsed = replace(parsed, **changes)
+    return to_utc(parsed, server_tz=options.timezone)
 
 
 class _Duplicate(Exception):

@@ -206,9 +206,12 @@ def _groups(ctx: Ctx, query: str, key: str, label: Callable[[Any], str], what: s
             or "none"
         )
 
+    zones, zq = ctx.rows("rag_fact_timezones")
+    facts = (*facts, Fact("timezones", {z["timezone"]: z["backtests"] for z in zones}, zq))
     lines = (
         f"Losing {what}s in {ctx.scope()}: {fmt(sorted(losing, key=lambda r: r['net_profit']))}.",
         f"Profitable {what}s: {fmt(sorted(winning, key=lambda r: -r['net_profit']))}.",
+        "Times: " + "; ".join(f"{z['timezone']} ({z['backtests']} backtest(s))" for z in zones) + ".",
     )
     bids = [ctx.backtest_id] if ctx.backtest_id is not None else list(ctx.names)
     cites = tuple((f"pattern:{b}:{pattern}", "") for b in bids[:13])

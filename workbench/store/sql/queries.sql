@@ -120,6 +120,10 @@ SELECT isodow(close_time) AS dow, dayname(close_time) AS weekday, count(*) AS tr
 FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND close_time IS NOT NULL
 GROUP BY ALL ORDER BY dow;
 
+-- name: rag_fact_timezones
+SELECT coalesce(timezone, 'not stated') AS timezone, count(*) AS backtests FROM backtests
+WHERE ($1::BIGINT IS NULL OR id = $1) GROUP BY 1 ORDER BY 2 DESC;
+
 -- name: rag_fact_hour
 SELECT hour(open_time) AS hour, count(*) AS trades,
     count(*) FILTER (WHERE net_profit > 0) AS wins, round(sum(net_profit), 2) AS net_profit
