@@ -27,7 +27,9 @@ MINE = {TESTER: "mt5_tester_html", HISTORY: "mt5_history_html", OPTIMIZER: "mt5_
 ZERO = "mt5_tester_html/didinska21_zero_to_hero_report.html"
 MA = "mt5_tester_html/mihawk2016_MT5EA_moving_average_usdjpy.html"
 GOLD = "mt5_tester_html/zhijucen_246753_ReportTester.html"
+GOLD4 = "mt5_tester_html/zhijucen_250013_ReportTester.html"
 HIST = "mt5_history_html/mihawk2016_MT5Trade5.html"
+NETTING = "mt5_history_html/mihawk2016_MT5Trade7_nohedge.html"
 OPT = "mt5_optimizer_xml/zhijucen_246753_ReportOptimizer.xml"
 
 
@@ -43,6 +45,7 @@ def _gross(values: pl.Series) -> tuple[float, float]:
 #  "Short Trades (won %)", "Long Trades (won %)", "Largest profit trade:", "Largest loss trade:")
 TESTER_FIGURES = [
     (ZERO, 3, -6.11, 6.69, -12.80, 0.52, 12.00, 5.89, 1, 2, 0, 3, 6.69, -10.78),
+    (GOLD4, 30, 23.06, 336.42, -313.36, 1.07, 1000.00, 1023.06, 11, 19, 2, 28, 40.05, -26.09),
     (MA, 152, 1665.38, 4667.72, -3002.34, 1.55, 10000.00, 11665.38, 48, 104, 75, 77, 461.33, -415.84),
     (GOLD, 346, 18943.28, 32506.58, -13563.30, 2.40, 2000.00, 20943.28, 137, 209, 96, 250, 1999.20, -436.65),
 ]
@@ -77,6 +80,17 @@ def test_tester_totals_match_the_report(row):
     # net profit and the trade count always reconcile (validate() re-checks them)
     assert p.stated["net_profit"] == net and p.stated["total_trades"] == n
     assert p.stated["initial_balance"] == deposit and p.stated["final_balance"] == final
+    # every printed figure is stated, and MT5's per-deal recomputation reproduces each of them
+    printed = dict(
+        net_profit=net, gross_profit=gp, gross_loss=gl, profit_factor=pf, total_trades=n,
+        winning_trades=wins, losing_trades=losses, initial_balance=deposit, final_balance=final,
+    )  # fmt: skip
+    assert dict(p.stated) == pytest.approx(printed, abs=1e-9)
+    assert p.convention == "mt5 per deal" and set(p.platform_figures) == set(printed)
+    for key, value in printed.items():
+        tol = 0.0051 if key == "profit_factor" else 0.005
+        assert p.platform_figures[key] == pytest.approx(value, abs=tol), key
+    assert p.meta["timezone"] == "server time, offset unknown"
 
 
 @pytest.mark.parametrize("f", [ZERO, MA])
@@ -89,17 +103,77 @@ def test_tester_without_entry_commission_reconciles_gross_figures(f):
     assert gl == pytest.approx(p.stated["gross_loss"], abs=0.005)
 
 
-def test_tester_with_entry_commission_states_only_contract_totals():
-    """OneShotGold pays commission on entry deals ("-1.10" on deal 2): MT5's Gross Profit 32 506.58
-    counts those as separate losing deals, so it is not the contract's per-trade gross profit."""
+# (file, "Gross Profit:", "Gross Loss:", "Profit Factor:", "Profit Trades", "Loss Trades") as printed, and
+# the same figures per position (a trade's net = profit + swap + its entry and exit commissions).
+PER_DEAL = [
+    # MANIFEST section 9: "Per position the same trades give 335.87 / -312.81"
+    (GOLD4, (336.42, -313.36, 1.07, 11, 19), (335.87, -312.81)),
+    (GOLD, (32506.58, -13563.30, 2.40, 137, 209), None),
+]
+
+
+@pytest.mark.parametrize(("f", "printed", "positions"), PER_DEAL, ids=lambda v: Path(str(v)).stem)
+def test_tester_with_entry_commission_reproduced_per_deal(f, printed, positions):
+    """Commission on every entry deal: MT5's Gross Profit/Loss count those as losing deals of their own,
+    so they differ from the per-position figures; the platform figures reproduce what MT5 printed."""
+    p = parse_file(real(f))
+    gp, gl, pf, wins, losses = printed
+    assert (p.stated["gross_profit"], p.stated["gross_loss"], p.stated["profit_factor"]) == (gp, gl, pf)
+    assert (p.stated["winning_trades"], p.stated["losing_trades"]) == (wins, losses)
+    pos_gp, pos_gl = _gross(p.trades["net_profit"])
+    if positions is not None:
+        assert (pos_gp, pos_gl) == pytest.approx(positions, abs=0.005)
+    assert abs(pos_gp - gp) > 0.1 and abs(pos_gl - gl) > 0.1  # per position is not MT5's figure
+    fig = p.platform_figures
+    assert fig["gross_profit"] == pytest.approx(gp, abs=0.005)
+    assert fig["gross_loss"] == pytest.approx(gl, abs=0.005)
+    assert round(fig["profit_factor"], 2) == pf
+    assert (fig["winning_trades"], fig["losing_trades"]) == (wins, losses)
+    # Independent per-deal sums straight from the Deals table's cells (buy/sell deals, entries included)
+    rows = mt5.load_rows(real(f).read_bytes(), "test")
+    table = mt5.sections(rows, ("Settings", "Results", "Orders", "Deals"))["Deals"]
+    head = next(r for r in table if r[:2] == ["Time", "Deal"])
+    col = {name: i for i, name in enumerate(head)}
+    deal_rows = [r for r in table if len(r) == len(head) and r[col["Type"]] in ("buy", "sell")]
+    result = [
+        sum(float(r[col[c]].replace(" ", "")) for c in ("Commission", "Swap", "Profit")) for r in deal_rows
+    ]
+    assert sum(x for x in result if x > 0) == pytest.approx(gp, abs=0.005)
+    assert sum(x for x in result if x < 0) == pytest.approx(gl, abs=0.005)
+    assert any("per deal" in w and "per position" in w for w in p.warnings)
+
+
+def test_tester_with_entry_commission_money_totals():
     p = parse_file(real(GOLD))
-    assert set(p.stated) == {"net_profit", "total_trades", "initial_balance", "final_balance"}
     gp, gl = _gross(p.trades["net_profit"])
     assert gp < 32506.58 and gp + gl == pytest.approx(18943.28, abs=0.005)
     # "Commission" in the Deals totals row: every entry commission ends up on a trade
     assert float(p.trades["commission"].sum()) == pytest.approx(-626.45, abs=0.005)
     assert float(p.trades["swap"].sum()) == pytest.approx(-21.10, abs=0.005)  # "Swap" totals row
     assert float(p.trades["profit"].sum()) == pytest.approx(19590.83, abs=0.005)  # "Profit" totals row
+
+
+def test_win_loss_rule_is_the_exit_deals_profit_swap_and_commission():
+    """MT5 counts a trade by its exit deal's profit + swap + commission, not by profit alone and not by
+    the position's net. The moving-average report prints "Loss Trades 104": one exit deal has profit
+    0.00 and a negative swap (103 by profit alone)."""
+    p = parse_file(real(MA))
+    assert p.stated["losing_trades"] == 104 == p.platform_figures["losing_trades"]
+    assert int((p.trades["profit"] < 0).sum()) == 103 and int((p.trades["profit"] == 0).sum()) == 1
+    deals = [
+        _deal(1, "buy", "in", 1.0, 1.10, commission=-5.0),  # entry commission: a losing deal of its own
+        _deal(2, "sell", "out", 1.0, 1.11, profit=3.0),  # exit result +3: a win (position net -2)
+        _deal(3, "buy", "in", 1.0, 1.10),
+        _deal(4, "sell", "out", 1.0, 1.10, swap=-0.5),  # profit 0, swap -0.5: a loss
+        _deal(5, "buy", "in", 1.0, 1.10),
+        _deal(6, "sell", "out", 0.5, 1.10, commission=-0.2),  # partial close, exit commission: a loss
+        _deal(7, "sell", "out", 0.5, 1.12, profit=10.0),  # the rest: a second trade, a win
+    ]
+    led = mt5.build(deals, {}, absorb_deposit=False)
+    assert led.mt5["total_trades"] == 4 and led.trades.height == 4  # partial closes count
+    assert (led.mt5["winning_trades"], led.mt5["losing_trades"]) == (2, 2)
+    assert led.mt5["gross_profit"] == pytest.approx(13.0) and led.mt5["gross_loss"] == pytest.approx(-5.7)
+    assert led.trades["net_profit"].to_list() == pytest.approx([-2.0, -0.5, -0.2, 10.0])
 
 
 def test_tester_settings_recent_layout():
@@ -207,6 +281,27 @@ def test_history_report():
     assert [(o["symbol"], o["volume"]) for o in p.meta["open_positions"]] == [("EURUSD", 1.0)]
     assert p.meta["open_positions_printed"][0]["position"] == "93448920"
     assert "78669426" not in t["trade_id"].to_list()
+    assert p.convention == "mt5 per deal" and p.meta["timezone"] == "server time, offset unknown"
+    for key, value in dict(net_profit=1333.77, gross_profit=1622.47, gross_loss=-288.70, total_trades=8,
+                           winning_trades=4, losing_trades=4, final_balance=11333.77).items():  # fmt: skip
+        assert p.stated[key] == value and p.platform_figures[key] == pytest.approx(value, abs=0.005), key
+    assert round(p.platform_figures["profit_factor"], 2) == 5.62 == p.stated["profit_factor"]
+
+
+def test_history_netting_reversal():
+    """Netting account: "buy in 0.10", then "sell in/out 0.20" closes the long and opens a short,
+    then "buy out". Results: "Total Net Profit: -33.05", "Gross Profit: 0.00", "Gross Loss: -33.05",
+    "Total Trades: 3"; the first deal is a 100 000.00 balance deal."""
+    p = parse_file(real(NETTING))
+    t = p.trades
+    assert t.height == 3 and float(t["net_profit"].sum()) == pytest.approx(-33.05, abs=0.005)
+    printed = dict(net_profit=-33.05, gross_profit=0.0, gross_loss=-33.05, profit_factor=0.0, total_trades=3,
+                   winning_trades=0, losing_trades=3)  # fmt: skip
+    for key, value in printed.items():
+        assert p.stated[key] == value and p.platform_figures[key] == pytest.approx(value, abs=0.005), key
+    assert p.initial_balance == 0.0 and p.cash_flows["amount"].to_list() == [100000.0]
+    assert p.stated["final_balance"] == pytest.approx(99966.95) == p.platform_figures["final_balance"]
+    assert not p.warnings  # no entry money: MT5's figures are the per-position ones
 
 
 def test_history_hedged_fifo_pairing():
@@ -335,7 +430,8 @@ def _reencode(path: Path, edit) -> bytes:
     return b"\xff\xfe" + edit(text).encode("utf-16-le")
 
 
-CASES = [(TESTER, ZERO), (TESTER, MA), (TESTER, GOLD), (HISTORY, HIST), (OPTIMIZER, OPT)]
+CASES = [(TESTER, ZERO), (TESTER, MA), (TESTER, GOLD), (TESTER, GOLD4), (HISTORY, HIST), (HISTORY, NETTING),
+         (OPTIMIZER, OPT)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("fmt", "f"), CASES, ids=lambda v: Path(v).stem)
@@ -370,11 +466,21 @@ def test_edited_deal_is_rejected():
         parse_bytes(data, path.name)
 
 
-def test_misstated_result_is_rejected():
+def test_misstated_net_profit_is_rejected():
+    path = real(MA)
+    data = _reencode(path, lambda s: s.replace("<b>1 665.38</b>", "<b>1 765.38</b>"))  # "Total Net Profit:"
+    with pytest.raises(DataError, match="net_profit"):
+        parse_bytes(data, path.name)
+
+
+def test_misstated_gross_profit_reaches_the_validator():
+    """A secondary figure is not the parser's to judge: it states what is printed and what MT5's rule
+    gives, and the validator decides (a warning, or an error with --strict)."""
     path = real(MA)
     data = _reencode(path, lambda s: s.replace("<b>4 667.72</b>", "<b>4 767.72</b>"))  # "Gross Profit:"
-    with pytest.raises(DataError, match="gross_profit"):
-        parse_bytes(data, path.name)
+    p = PARSERS.get(TESTER).parse(data, path.name)
+    assert p.stated["gross_profit"] == 4767.72
+    assert p.platform_figures["gross_profit"] == pytest.approx(4667.72, abs=0.005)
 
 
 # --------------------------------------------------------------------------- detection
@@ -388,7 +494,7 @@ def test_detectors_claim_only_their_own_folders(path):
         assert PARSERS.get(fmt).detect(head, path.name) == (path.parent.name == folder), fmt
 
 
-@pytest.mark.parametrize("f", [ZERO, MA, GOLD, HIST, OPT])
+@pytest.mark.parametrize("f", [ZERO, MA, GOLD, GOLD4, HIST, NETTING, OPT])
 def test_meta_is_strict_json(f):
     """The loader stores meta with json.dumps(allow_nan=False): no inf/nan may hide in it."""
     json.dumps(dict(parse_file(real(f)).meta), default=str, allow_nan=False)

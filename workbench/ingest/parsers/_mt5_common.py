@@ -9,12 +9,25 @@ for netting and hedging accounts alike). One trade per exit deal; a partial exit
 its share of each entry's commission/swap pro rata by volume, the last share taking the
 remainder so nothing is lost to rounding.
 
-MT5 computes its printed statistics per *deal*: Gross Profit/Loss are the sums of the
-positive/negative ``profit + commission + swap`` over all buy/sell deals (so an entry
-deal's commission counts as a loss of its own), Total Trades and Profit/Loss Trades
-count the exit deals by the sign of their own result. These coincide with the
-contract's per-trade definitions exactly when entry deals carry no money; see
-:func:`stated_totals`.
+MT5 computes its printed statistics per *deal* (``convention = "mt5 per deal"``), as every
+report in ../shared/fixtures/real confirms (four tester reports, two history reports):
+
+* Gross Profit/Loss are the sums of the positive/negative ``profit + commission + swap`` over
+  all buy/sell deals, entry deals included: an entry deal's commission is a losing deal of its
+  own, even when its position won (zhijucen 250013: 336.42 / -313.36 per deal, 335.87 / -312.81
+  per position);
+* Total Trades counts the exit deals (``out``, ``in/out``, ``out by``): a partial close counts;
+* Profit/Loss Trades count the exit deals by the sign of the exit deal's own
+  ``profit + swap + commission``: the swap counts (the moving-average report has an exit deal
+  with profit 0.00 and a negative swap, counted a loss: 104 printed, 103 by profit alone); the
+  entry deal's commission does not (zhijucen 246753: 137/209 printed; by position net 133/212);
+  no fixture has a commission on an exit deal, so its inclusion follows MT5's deal result;
+* Total Net Profit is the sum over all buy/sell deals, so it includes the entry costs of
+  positions still open at the end of a history report.
+
+:func:`platform_totals` puts every printed total in ``stated`` and this recomputation in
+``platform_figures``; per-position totals of the trades differ exactly when entry deals carry
+money, and a warning then names both.
 """
 
 from __future__ import annotations
@@ -441,6 +454,7 @@ def build(
         "winning_trades": float(sum(r > 0 for r in exits)),
         "losing_trades": float(sum(r < 0 for r in exits)),
         "net_profit": sum(results),
+        "final_balance": opening + sum(d.amount for d in ds),  # the running balance, recomputed
     }
     return Ledger(
         trades=conform(trades, TRADES_SCHEMA) if trades else empty(TRADES_SCHEMA),
@@ -534,8 +548,80 @@ def _fmt(x: float | None) -> str:
     return "no losing deal" if x is None else f"{x:,.2f}"
 
 
+CONVENTION = "mt5 per deal"
+TIMEZONE = "server time, offset unknown"  # MT5 prints broker server time and never its offset
+
+
+def printed_totals(results: Mapping[str, float]) -> dict[str, float]:
+    """The Results figures under their contract keys (``Total Net Profit`` -> ``net_profit``...)."""
+    return {key: float(results[label]) for label, key in RESULT_KEYS.items() if label in results}
+
+
+def per_position(trades: pl.DataFrame) -> dict[str, float]:
+    """Gross profit/loss and win/loss counts of the trades' per-position ``net_profit``."""
+    net = trades["net_profit"]
+    gp, gl = float(net.filter(net > 0).sum()), float(net.filter(net < 0).sum())
+    return {
+        "net_profit": float(net.sum()),
+        "gross_profit": gp,
+        "gross_loss": gl,
+        "winning_trades": float((net > 0).sum()),
+        "losing_trades": float((net < 0).sum()),
+    }
+
+
+def platform_totals(
+    ledger: Ledger, results: Mapping[str, float]
+) -> tuple[dict[str, float], dict[str, float], list[str]]:
+    """``(stated, platform_figures, warnings)`` for a report's Results.
+
+    ``stated``: every total the Results print (contract keys). ``platform_figures``: the same keys
+    recomputed from the deals under MT5's per-deal convention, plus ``final_balance`` (the callers
+    add what they print of the balances). The validator compares the two; nothing is checked here.
+    ``warnings``: one line where MT5's convention and the per-position figures of the trades part.
+    """
+    stated = printed_totals(results)
+    platform: dict[str, float] = {}
+    for key in (*stated, "final_balance"):
+        value = ledger.mt5.get(key)
+        if value is not None:  # money to the cent (sums of printed cents; drops float noise)
+            platform[key] = float(value) if key.endswith(("_trades", "_factor")) else round(float(value), 2)
+    if "profit_factor" in stated and "profit_factor" not in platform and stated["profit_factor"] == 0:
+        platform["profit_factor"] = 0.0  # no losing deal: MT5 prints 0.00
+    notes: list[str] = []
+    mine = per_position(ledger.trades) if ledger.trades.height else {}
+    differs = [
+        k
+        for k in ("gross_profit", "gross_loss", "winning_trades", "losing_trades")
+        if k in mine and ledger.mt5.get(k) is not None and abs(float(ledger.mt5[k] or 0.0) - mine[k]) > 0.005
+    ]
+    if differs:
+
+        def show(k: str, v: float) -> str:
+            return f"{v:.0f}" if k.endswith("_trades") else f"{v:,.2f}"
+
+        notes.append(
+            "MT5 counts per deal (an entry deal's commission is a losing deal of its own, a trade's result is "
+            "its exit deal's): "
+            + ", ".join(
+                f"{k.replace('_', ' ')} {show(k, float(ledger.mt5[k] or 0.0))} per deal vs {show(k, mine[k])} "
+                "per position"
+                for k in differs
+            )
+        )
+    if abs(ledger.open_money) > 0.005:
+        notes.append(
+            f"{len(ledger.open_positions)} position(s) still open: their entry costs "
+            f"({ledger.open_money:,.2f}) are in MT5's net profit and balance but in no closed trade"
+        )
+    return stated, platform, notes
+
+
 def stated_totals(ledger: Ledger, results: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str]]:
     """The printed totals to reconcile (contract definitions) and why others were left out.
+
+    Superseded by :func:`platform_totals` (every printed total stated, MT5's convention in
+    ``platform_figures``); kept for callers of the old contract.
 
     Every printed total is first checked against MT5's own per-deal definition (a mismatch
     means a truncated or edited file). It goes into ``stated`` only where that definition is

@@ -1,8 +1,10 @@
 """MetaTrader 5 trade history report (HTML, UTF-16LE): account header, deals -> trades, results.
 
 Trades are rebuilt from the Deals table (see ``_mt5_common``); every ``balance``/``credit``
-deal is a cash flow and the initial balance is the balance before the first deal. The
-"Trade Positions" table lists positions still open: they are not trades (kept in meta).
+deal is a cash flow and the initial balance is the balance before the first deal (the running
+Balance column says it). The "Trade Positions" table lists positions still open: they are not
+trades (kept in meta); their entry costs are in MT5's net profit, which ``platform_figures``
+recompute per deal (MT5's convention) next to every printed Results total.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def parse(data: bytes, name: str) -> Parsed:
     if not deals:
         raise DataError("the Deals table is empty", where="Deals")
     ledger = mt5.build(deals, mt5.orders_sl_tp(sec.get("Orders", [])), absorb_deposit=False)
-    stated, skipped = mt5.stated_totals(ledger, results)
-    if "final_balance" not in skipped:
-        stated["final_balance"] = summary.get("balance", ledger.final_balance)
+    stated, platform, warnings = mt5.platform_totals(ledger, results)
+    # "Balance:" of the account summary, else the last deal's running balance
+    stated["final_balance"] = summary.get("balance", ledger.final_balance)
 
     symbols = sorted(set(ledger.trades["symbol"].to_list()))
     login = account.get("login") or "?"
@@ -67,6 +69,9 @@ def parse(data: bytes, name: str) -> Parsed:
         trades=ledger.trades,
         cash_flows=ledger.cash_flows,
         stated=stated,
+        platform_figures=platform,
+        convention=mt5.CONVENTION,
+        warnings=tuple(warnings),
         meta={
             **account,
             "account_name": header.get("Name"),
@@ -77,7 +82,7 @@ def parse(data: bytes, name: str) -> Parsed:
             "results_text": results_text,
             "account_summary": summary,
             "mt5_statistics": ledger.mt5,
-            "not_reconciled": skipped,
+            "timezone": mt5.TIMEZONE,
             "deals": len(deals),
             "open_positions": ledger.open_positions,
             "open_positions_printed": _positions([r for title in _OPEN for r in sec.get(title, [])]),

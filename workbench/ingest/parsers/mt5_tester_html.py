@@ -3,6 +3,11 @@
 Both layouts are read: the 2016 one ("Broker:", times without seconds) and recent builds
 ("Company:", times with seconds). Trades are rebuilt from the Deals table (see
 ``_mt5_common``); the first ``balance`` deal is the initial deposit.
+
+Every Results total is stated; ``platform_figures`` recompute them per deal, MT5's convention
+(entry-deal commissions are losing deals of their own; trades and wins/losses are exit deals),
+so the printed Gross Profit/Loss, Profit Factor and counts are reproduced even when they differ
+from the per-position figures of the trades. Times are the broker's server time (offset unknown).
 """
 
 from __future__ import annotations
@@ -47,10 +52,10 @@ def parse(data: bytes, name: str) -> Parsed:
     ledger = mt5.build(deals, mt5.orders_sl_tp(sec.get("Orders", [])), absorb_deposit=True)
     if ledger.initial_deposit is None:
         raise DataError("the first deal is not the initial balance deal", where="Deals")
-    stated, skipped = mt5.stated_totals(ledger, results)
-    stated["initial_balance"] = deposit
-    if "final_balance" not in skipped:
-        stated["final_balance"] = ledger.final_balance
+    stated, platform, warnings = mt5.platform_totals(ledger, results)
+    stated["initial_balance"] = deposit  # "Initial Deposit:"
+    platform["initial_balance"] = ledger.initial_deposit  # the first, balance, deal
+    stated["final_balance"] = ledger.final_balance  # the Deals table's last Balance (and totals row)
 
     server, build = _server_build(rows)
     expert, symbol, tf = settings["Expert"], settings["Symbol"], period.group(1).lower()
@@ -70,6 +75,9 @@ def parse(data: bytes, name: str) -> Parsed:
         trades=ledger.trades,
         cash_flows=ledger.cash_flows,
         stated=stated,
+        platform_figures=platform,
+        convention=mt5.CONVENTION,
+        warnings=tuple(warnings),
         meta={
             "broker": settings.get("Company") or settings.get("Broker"),
             "server": server,
@@ -79,7 +87,7 @@ def parse(data: bytes, name: str) -> Parsed:
             "results": results,
             "results_text": results_text,
             "mt5_statistics": ledger.mt5,
-            "not_reconciled": skipped,
+            "timezone": mt5.TIMEZONE,
             "deals": len(deals),
             "open_positions": ledger.open_positions,
         },
