@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import polars as pl
 
 from workbench._registry import Registry
 from workbench.rag.chunks import WEEKDAYS, day_chunk_id, drawdown_episodes, trade_chunk_id, trade_text
@@ -54,22 +55,37 @@ class Findings:
 
 @dataclass(frozen=True, slots=True)
 class Ctx:
+    """What one fact function looks at: one backtest, or the backtests of one account currency.
+
+    Money is never added across currencies: a question over all backtests is answered once per
+    currency. Backtests the sweep engine stored (the in-sample best of a parameter sweep) are left out
+    of cross-backtest answers unless the question asks about sweeps or optimisations."""
+
     ws: Workspace
     question: str
     backtest_id: int | None
     names: dict[int, str] = field(default_factory=dict)
+    ids: tuple[int, ...] = ()  # the backtests in scope
+    currency: str | None = None
+    left_out: int = 0  # sweep backtests left out of this scope
 
     def scope(self) -> str:
         if self.backtest_id is not None:
             return f"{self.names.get(self.backtest_id, '')} (backtest {self.backtest_id})"
-        return f"all {len(self.names)} backtests (sums add their account currencies as they are)"
+        money = f"in {self.currency}" if self.currency else "with no stated currency"
+        out = f"the {len(self.ids)} backtest(s) {money}"
+        if self.left_out:
+            out += f"; {self.left_out} in-sample sweep result(s) left out (ask about sweeps to include them)"
+        return out
 
     def label(self, bid: int) -> str:
         return f"{self.names.get(int(bid), '')} (backtest {bid})"
 
     def rows(self, name: str, *params: Any) -> tuple[list[dict[str, Any]], str]:
-        frame = self.ws.store.frame(getattr(Q, name), [self.backtest_id, *params])
-        shown = ", ".join(repr(p) for p in (self.backtest_id, *params))
+        frame = self.ws.store.frame(getattr(Q, name), [list(self.ids), *params])
+        shown = ", ".join(
+            repr(p) for p in (self.backtest_id if self.backtest_id is not None else "scope", *params)
+        )
         return frame.to_dicts(), f"Q.{name}({shown})"
 
 
@@ -156,9 +172,37 @@ def weekday_in(question: str) -> int | None:
     return None
 
 
-def _load_names(ws: Workspace) -> dict[int, str]:
-    frame = ws.store.frame(Q.rag_fact_backtests, [None])
-    return {int(r["backtest_id"]): str(r["name"]) for r in frame.iter_rows(named=True)}
+_SWEEP_WORDS = ("sweep", "optimis", "optimiz", "in-sample", "in sample", "engine")
+
+
+def _scopes(ws: Workspace, question: str, backtest_id: int | None) -> tuple[dict[int, str], list[Ctx]]:
+    frame = ws.store.frame(Q.rag_scope)
+    names = {int(r["id"]): str(r["name"]) for r in frame.iter_rows(named=True)}
+    if backtest_id is not None:
+        if backtest_id not in names:
+            return names, []
+        return names, [
+            Ctx(
+                ws,
+                question,
+                backtest_id,
+                names,
+                (backtest_id,),
+                frame.filter(pl.col("id") == backtest_id)["currency"][0],
+            )
+        ]
+    wants_sweeps = any(w in question.lower() for w in _SWEEP_WORDS)
+    sweeps = frame.filter(pl.col("origin") == "sweep")
+    chosen = frame if wants_sweeps else frame.filter(pl.col("origin") != "sweep")
+    left_out = 0 if wants_sweeps else sweeps.height
+    if chosen.height == 0:  # only sweep results stored: they are all there is
+        chosen, left_out = frame, 0
+    ctxs = []
+    for (currency,), group in chosen.group_by("currency", maintain_order=True):
+        ids = tuple(int(i) for i in group["id"])
+        ctxs.append(Ctx(ws, question, None, names, ids, currency, left_out))
+    ctxs.sort(key=lambda c: -len(c.ids))
+    return names, ctxs
 
 
 def find_facts(
@@ -168,14 +212,25 @@ def find_facts(
     vector: np.ndarray | None = None,
     intents: Sequence[str] | None = None,
 ) -> list[Findings]:
-    """Run the fact functions of ``intents`` (default: where :func:`route` sends ``question``)."""
-    ctx = Ctx(ws, question, None if backtest_id is None else int(backtest_id), _load_names(ws))
-    if not ctx.names:
+    """Run the fact functions of ``intents`` (default: where :func:`route` sends ``question``), once per
+    scope: the one backtest asked about, else the backtests of each account currency."""
+    names, ctxs = _scopes(ws, question, None if backtest_id is None else int(backtest_id))
+    if not names:
         return []
-    if ctx.backtest_id is not None and ctx.backtest_id not in ctx.names:
-        ws.backtest(ctx.backtest_id)  # raises the usual "no backtest with id" error
+    if backtest_id is not None and not ctxs:
+        ws.backtest(int(backtest_id))  # raises the usual "no backtest with id" error
         return []
-    return [INTENTS.get(name).run(ctx) for name in (intents or route(question, vector))]
+    chosen = intents or route(question, vector)
+    out = [INTENTS.get(name).run(ctx) for name in chosen for ctx in ctxs]
+    if len(ctxs) > 1:  # one answer per currency: each fact says which
+        by_scope = [ctx for _ in chosen for ctx in ctxs]
+        out = [
+            replace(
+                f, facts=tuple(replace(x, name=f"{x.name}[{c.currency or 'no currency'}]") for x in f.facts)
+            )
+            for f, c in zip(out, by_scope, strict=True)
+        ]
+    return out
 
 
 # -- formatting ----------------------------------------------------------------------------------
@@ -213,7 +268,7 @@ def _groups(ctx: Ctx, query: str, key: str, label: Callable[[Any], str], what: s
         f"Profitable {what}s: {fmt(sorted(winning, key=lambda r: -r['net_profit']))}.",
         "Times: " + "; ".join(f"{z['timezone']} ({z['backtests']} backtest(s))" for z in zones) + ".",
     )
-    bids = [ctx.backtest_id] if ctx.backtest_id is not None else list(ctx.names)
+    bids = list(ctx.ids)
     cites = tuple((f"pattern:{b}:{pattern}", "") for b in bids[:13])
     return Findings(what, facts, lines, cites)
 
@@ -308,7 +363,7 @@ def drawdown_fact(ctx: Ctx) -> Findings:
         else "it had not recovered by the end"
     )
     pct = "" if e["drawdown_pct"] is None else f" ({e['drawdown_pct']:.2f}% of the peak)"
-    scope = "" if ctx.backtest_id is not None else f" (deepest in % of all {len(ctx.names)} backtests)"
+    scope = "" if ctx.backtest_id is not None else f" (deepest in % of {ctx.scope()})"
     lines = [
         f"Worst drawdown: {ctx.label(bid)}{scope} fell {e['drawdown']:,.2f}{pct} from a peak balance of "
         f"{e['peak_balance']:,.2f} on {e['peak_time']:%Y-%m-%d %H:%M} to {e['trough_balance']:,.2f} on "

@@ -95,7 +95,7 @@ SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY table_name;
 -- ---------------------------------------------------------------------------------------------
 -- RAG (workbench/rag): the embeddings catalog and the fact queries. Weekday/date are of the
 -- close time (when P/L is realised), hour of the open time, as in workbench.analytics.breakdowns.
--- $1 of every rag_fact_* query is a backtest id, or NULL for all backtests.
+-- $1 of every rag_fact_* query is the list of backtest ids in scope (see workbench.rag.facts.Ctx).
 
 -- name: rag_embedded_chunks
 SELECT chunk_id, text_sha256 FROM embeddings_metadata
@@ -117,48 +117,51 @@ SELECT b.id FROM backtests b WHERE EXISTS (SELECT 1 FROM trades t WHERE t.backte
 SELECT isodow(close_time) AS dow, dayname(close_time) AS weekday, count(*) AS trades,
     count(*) FILTER (WHERE net_profit > 0) AS wins, count(*) FILTER (WHERE net_profit < 0) AS losses,
     round(sum(net_profit), 2) AS net_profit
-FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND close_time IS NOT NULL
+FROM trades WHERE list_contains($1::BIGINT[], backtest_id) AND close_time IS NOT NULL
 GROUP BY ALL ORDER BY dow;
 
 -- name: rag_fact_timezones
 SELECT coalesce(timezone, 'not stated') AS timezone, count(*) AS backtests FROM backtests
-WHERE ($1::BIGINT IS NULL OR id = $1) GROUP BY 1 ORDER BY 2 DESC;
+WHERE list_contains($1::BIGINT[], id) GROUP BY 1 ORDER BY 2 DESC;
 
 -- name: rag_fact_hour
 SELECT hour(open_time) AS hour, count(*) AS trades,
     count(*) FILTER (WHERE net_profit > 0) AS wins, round(sum(net_profit), 2) AS net_profit
-FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND open_time IS NOT NULL
+FROM trades WHERE list_contains($1::BIGINT[], backtest_id) AND open_time IS NOT NULL
 GROUP BY ALL ORDER BY hour;
 
 -- name: rag_fact_symbol
 SELECT coalesce(t.symbol, b.symbol, '?') AS symbol, count(*) AS trades,
     count(*) FILTER (WHERE t.net_profit > 0) AS wins, round(sum(t.net_profit), 2) AS net_profit
 FROM trades t JOIN backtests b ON b.id = t.backtest_id
-WHERE ($1::BIGINT IS NULL OR t.backtest_id = $1)
+WHERE list_contains($1::BIGINT[], t.backtest_id)
 GROUP BY ALL ORDER BY net_profit, symbol;
 
 -- name: rag_fact_direction
 SELECT coalesce(direction, '?') AS direction, count(*) AS trades,
     count(*) FILTER (WHERE net_profit > 0) AS wins, round(sum(net_profit), 2) AS net_profit
-FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1)
+FROM trades WHERE list_contains($1::BIGINT[], backtest_id)
 GROUP BY ALL ORDER BY direction;
 
 -- name: rag_fact_extreme_trades
 SELECT backtest_id, seq, trade_id, coalesce(symbol, '') AS symbol, direction, open_time, close_time,
     round(net_profit, 2) AS net_profit, comment
-FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1)
+FROM trades WHERE list_contains($1::BIGINT[], backtest_id)
 ORDER BY net_profit * $2 DESC, backtest_id, seq LIMIT $3;
 
 -- name: rag_fact_extreme_days
 SELECT backtest_id, CAST(close_time AS DATE) AS date, count(*) AS trades, round(sum(net_profit), 2) AS net_profit
-FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1) AND close_time IS NOT NULL
+FROM trades WHERE list_contains($1::BIGINT[], backtest_id) AND close_time IS NOT NULL
 GROUP BY ALL ORDER BY sum(net_profit) * $2 DESC, backtest_id, date LIMIT $3;
 
 -- name: rag_fact_weekday_by_backtest
 SELECT t.backtest_id, b.name, b.parameters, count(*) AS trades, round(sum(t.net_profit), 2) AS net_profit
 FROM trades t JOIN backtests b ON b.id = t.backtest_id
-WHERE ($1::BIGINT IS NULL OR t.backtest_id = $1) AND isodow(t.close_time) = $2
+WHERE list_contains($1::BIGINT[], t.backtest_id) AND isodow(t.close_time) = $2
 GROUP BY ALL ORDER BY trades DESC, t.backtest_id;
+
+-- name: rag_scope
+SELECT id, name, currency, origin FROM backtests WHERE total_trades > 0 ORDER BY id;
 
 -- name: rag_fact_backtests
 SELECT b.id AS backtest_id, b.name, b.currency, count(*) AS trades,
@@ -168,14 +171,14 @@ SELECT b.id AS backtest_id, b.name, b.currency, count(*) AS trades,
         / nullif(-sum(t.net_profit) FILTER (WHERE t.net_profit < 0), 0), 4) AS profit_factor,
     round(b.max_drawdown_pct, 2) AS max_drawdown_pct
 FROM trades t JOIN backtests b ON b.id = t.backtest_id
-WHERE ($1::BIGINT IS NULL OR t.backtest_id = $1)
+WHERE list_contains($1::BIGINT[], t.backtest_id)
 GROUP BY ALL ORDER BY net_profit DESC, b.id;
 
 -- name: rag_fact_streaks
 WITH o AS (
     SELECT backtest_id, seq, close_time, net_profit, sign(net_profit) AS s,
         row_number() OVER (PARTITION BY backtest_id ORDER BY close_time, open_time, trade_id) AS rn
-    FROM trades WHERE ($1::BIGINT IS NULL OR backtest_id = $1)
+    FROM trades WHERE list_contains($1::BIGINT[], backtest_id)
 ), g AS (
     SELECT *, rn - row_number() OVER (PARTITION BY backtest_id, s ORDER BY rn) AS grp FROM o
 )
@@ -190,7 +193,7 @@ SELECT backtest_id, seq, trade_id, coalesce(symbol, '') AS symbol, direction, op
 FROM trades WHERE backtest_id = $1 AND list_contains($2::INTEGER[], seq) ORDER BY seq;
 
 -- name: rag_max_drawdown_backtest
-SELECT id FROM backtests WHERE ($1::BIGINT IS NULL OR id = $1) AND total_trades > 0
+SELECT id FROM backtests WHERE list_contains($1::BIGINT[], id) AND total_trades > 0
 ORDER BY max_drawdown_pct DESC NULLS LAST, id LIMIT 1;
 
 -- ---------------------------------------------------------------------------------------------
