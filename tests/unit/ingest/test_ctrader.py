@@ -408,7 +408,6 @@ def test_report_items_as_arrays_matched_to_columns() -> None:
     [
         (("main", "endingBalance"), 10150.55, "final_balance"),
         (("tradeStatistics", "totalTrades", "all"), 9, "total_trades"),
-        (("tradeStatistics", "profitFactor", "all"), 2.5, "profit_factor"),
         (("tradeStatistics", "netProfit", "all"), 150.0, "disagree"),
     ],
 )
@@ -420,6 +419,15 @@ def test_report_inconsistent_totals_rejected(path: tuple[str, ...], value: float
     node[path[-1]] = value
     with pytest.raises(DataError, match=message):
         parse_bytes(json.dumps(doc).encode(), "report.json")
+
+
+def test_report_secondary_mismatch_warns_and_strict_rejects() -> None:
+    doc = json.loads(SAMPLE.read_text())
+    doc["tradeStatistics"]["profitFactor"]["all"] = 2.5
+    p = parse_bytes(json.dumps(doc).encode(), "report.json")
+    assert any("profit_factor" in w and "2.50" in w for w in p.warnings)
+    with pytest.raises(DataError, match="profit_factor"):
+        parse_bytes(json.dumps(doc).encode(), "report.json", strict=True)
 
 
 def test_report_missing_trade_rejected() -> None:

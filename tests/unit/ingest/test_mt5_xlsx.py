@@ -7,7 +7,6 @@ nothing is copied from the parser's output.
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -198,15 +197,3 @@ def test_a_misstated_result_is_rejected():
 
     with pytest.raises(DataError, match="net_profit"):
         parse_bytes(_rezip(real(XLSX).read_bytes(), edit), "misstated.xlsx")
-
-
-def test_parses_at_one_megabyte_per_second_or_more():
-    data = real(XLSX).read_bytes()
-    best = min(_timed(lambda: mt5_tester_xlsx.parse(data, "x.xlsx")) for _ in range(3))
-    assert len(data) / best >= 1_000_000, f"{len(data) / best / 1e6:.2f} MB/s"
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
