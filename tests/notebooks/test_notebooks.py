@@ -3,10 +3,15 @@
 Each notebook runs on this environment's ``python3`` kernel (jupyter_client starts it with the
 interpreter running pytest), in its own folder, with ``WORKBENCH_HOME`` set to a fresh temporary
 workspace and a time limit per cell. Its last cell must print ``<notebook name> ok``.
+
+No notebook ingests anything on the user's behalf: the ones that read a filled workspace (the RAG chat,
+the dashboards, the reports) get a copy of a workspace this test filled first with the repository's
+sample exports (data/samples); the others ingest or load what they show themselves.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -19,6 +24,9 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p for p in NOTEBOOK_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 CELL_TIMEOUT_S = 120
 KERNEL = "python3"
+SAMPLES = ROOT / "data" / "samples"
+# notebooks that read what the user ingested before (they show an empty state on an empty workspace)
+READS_WORKSPACE = ("02_rag_chat.ipynb", "dashboards/", "reports/")
 
 
 def _id(path: Path) -> str:
@@ -37,10 +45,26 @@ def test_notebooks_are_found():
     assert NOTEBOOKS, f"no notebooks under {NOTEBOOK_DIR}"
 
 
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding the sample exports: 2 backtests, 2 parameter sets, 1 optimisation."""
+    import workbench as wb
+
+    home = tmp_path_factory.mktemp("notebooks") / "lake"
+    report = wb.open(home).ingest([SAMPLES])
+    assert report.ingested == 5 and report.rejected == 0, report.to_dict()
+    return home
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
-def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "lake"))
+def test_notebook_runs(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    home = tmp_path / "lake"
+    if _id(path).startswith(READS_WORKSPACE):
+        shutil.copytree(request.getfixturevalue("filled"), home)
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +15,6 @@ from workbench.cli import Result, command
 from workbench.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
 
 
 def _ws(read_only: bool = False):
@@ -216,8 +217,40 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
         "--exports",
         nargs="*",
         default=None,
-        help=f"exports to ingest (default: data/samples and {SHARED_FIXTURES} when present)",
+        help="exports to ingest (default: the engine's own trades CSV and the sample exports in data/samples)",
     )
+
+
+_RATIOS = frozenset({"profit_factor", "recovery_factor", "sharpe_ratio", "sortino_ratio"})
+
+
+def display(key: str, value: object) -> str:
+    """A metric as the human output shows it: money 2 decimals, ratios 2, % 2 (``--json`` keeps all digits)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if key.endswith("win_rate"):  # a fraction 0..1
+        return f"{100 * value:.2f} %"
+    if key.endswith("_pct"):
+        return f"{value:,.2f} %"
+    if key.endswith("_seconds"):
+        return str(timedelta(seconds=round(value)))
+    if isinstance(value, int):
+        return f"{value:,}"
+    if key in _RATIOS or key.endswith("_ratio"):
+        return f"{value:.2f}"
+    return f"{value:,.2f}"  # money: profits, losses, balances, drawdown, commission, swap
+
+
+def _relative(path: str | Path) -> str:
+    p = Path(path).resolve()
+    for base in (Path.cwd(), ROOT):
+        if p.is_relative_to(base):
+            return str(p.relative_to(base)) or "."
+    return str(path)
 
 
 def _demo_export(ws) -> Path:
@@ -246,14 +279,20 @@ def demo(args: argparse.Namespace) -> Result:
     ws = _ws()
     series = ws.load_samples()
     exports = args.exports
-    if exports is None:
-        exports = [str(_demo_export(ws))]
-        exports += [str(p) for p in (ROOT / "data" / "samples", SHARED_FIXTURES) if p.exists()]
+    if exports is None:  # only what ships in the repository, and what the demo writes in the workspace
+        from workbench.data.exports import sample_exports
+
+        exports = [str(_demo_export(ws)), str(sample_exports())]
     report = ws.ingest(exports, progress=sys.stderr.isatty()) if exports else None
     listed = ws.backtests()
     if listed.height == 0:
         raise DataError("no backtests were ingested; pass --exports PATH", file="demo", where="-")
-    best = listed.sort("net_profit", descending=True, nulls_last=True).row(0, named=True)
+    # the example: the most profitable backtest whose starting balance is known (all its metrics exist)
+    best = (
+        listed.with_columns(_known=pl.col("initial_balance").is_not_null())
+        .sort("_known", "net_profit", descending=True, nulls_last=True)
+        .row(0, named=True)
+    )
     m = ws.metrics(best["id"]).to_dict()
     data = {
         "workspace": str(ws.home),
@@ -268,10 +307,19 @@ def demo(args: argparse.Namespace) -> Result:
         "market data: " + ", ".join(f"{k} ({v} bars)" for k, v in series.items()),
     ]
     if report:
+        kinds: dict[str, int] = {}
+        for f in report.files:
+            if f.status == "ingested":
+                kinds[f.kind or "?"] = kinds.get(f.kind or "?", 0) + 1
+        names = {"backtest": "backtest", "parameters": "parameter set", "optimization": "optimisation"}
+        what = ", ".join(f"{n} {names.get(k, k)}{'s' if n > 1 else ''}" for k, n in sorted(kinds.items()))
         lines.append(
-            f"ingested {report.ingested}, duplicates {report.duplicates}, rejected {report.rejected} "
-            f"from {', '.join(exports)}"
+            f"ingested {report.ingested}{f' ({what})' if what else ''}, duplicates {report.duplicates}, "
+            f"rejected {report.rejected} from {', '.join(_relative(e) for e in exports)}"
         )
+        lines += [
+            f"  rejected {_relative(f.path)}: {f.error}" for f in report.files if f.status == "rejected"
+        ]
     lines += [
         "",
         table(
@@ -290,7 +338,8 @@ def demo(args: argparse.Namespace) -> Result:
         "",
         f"metrics of #{best['id']} {best['name']}:",
     ]
-    lines += [f"  {k:28} {v}" for k, v in list(m.items())[:16]]
+    scalars = [(k, v) for k, v in m.items() if not isinstance(v, dict | list)]
+    lines += [f"  {k:28} {display(k, v):>14}" for k, v in scalars[:16]]
     lines += [
         "",
         "next: workbench backtests | workbench metrics ID | workbench trades ID --json",

@@ -4,10 +4,13 @@ Served by ``workbench serve`` (notebooks/dashboards/*.ipynb end in ``.servable()
 session opens the workspace read-only and every read is a short-lived DuckDB connection, so many
 viewers and one writing process can share a workspace.
 
->>> ws = wb.open(read_only=True)
->>> d = OverviewDashboard(ws)
+>>> d = OverviewDashboard.open()      # $WORKBENCH_HOME, read-only (or OverviewDashboard(wb.open(read_only=True)))
 >>> d.select(14)          # what picking a backtest does
 >>> d.view                # the Panel layout (``d.view.servable()`` in a served notebook)
+
+A workspace that does not exist or holds nothing to show gives an empty state that says how to ingest
+(``d.empty``); one that cannot be opened (another process's lock, a newer schema) shows its one-line
+error (``d.error``). Nothing is ever ingested on the viewer's behalf.
 
 The charts are :mod:`workbench.reports.charts` (the same as the HTML reports).
 """
@@ -16,12 +19,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from workbench.errors import MissingDependencyError, WorkbenchError
-from workbench.reports import charts
+from workbench.errors import MissingDependencyError, StoreError, WorkbenchError
+from workbench.reports import EmptyWorkspaceError, Holding, charts, report_workspace
 from workbench.reports import optimization as opt
 from workbench.reports.static import STYLE, frame_table, mapping_table, note
 
@@ -67,13 +71,55 @@ def _hv_pane(obj: Any = None, **kw: Any) -> Any:
     return pn.pane.HoloViews(obj, backend="bokeh", sizing_mode="stretch_width", **kw)
 
 
+def _open(home: str | Path | None, holding: Holding) -> tuple[Workspace | None, str | None, str | None]:
+    """(workspace, empty state, error): exactly one of them is set."""
+    try:
+        return report_workspace(home, holding=holding), None, None
+    except EmptyWorkspaceError as e:
+        return None, str(e), None
+    except StoreError as e:
+        return None, None, str(e)
+
+
+def _state_view(title: str, empty: str | None, error: str | None) -> Any:
+    """What a dashboard shows instead of itself: how to ingest, or the error that kept it from opening."""
+    if error is not None:
+        body = f'<p class="wb-error">{_error(StoreError(error))}</p>'
+    else:
+        body = (
+            f'<div class="wb-empty"><p><b>Nothing to show yet.</b> {html.escape(empty or "")}</p>'
+            "<pre>workbench ingest PATH    # your exports: files or folders\n"
+            "workbench demo           # or the sample exports in data/samples</pre>"
+            "<p>Then reload this page.</p></div>"
+        )
+    return pn.Column(
+        pn.pane.Markdown(f"## {title}"),
+        pn.pane.HTML(body, sizing_mode="stretch_width"),
+        sizing_mode="stretch_width",
+    )
+
+
 class OverviewDashboard:
     """Backtests table with filters → the selected backtest's metrics, equity and breakdowns."""
 
-    def __init__(self, ws: Workspace) -> None:
+    @classmethod
+    def open(cls, home: str | Path | None = None) -> OverviewDashboard:
+        """The dashboard over the workspace at ``home`` (default ``$WORKBENCH_HOME``), read-only."""
+        ws, empty, error = _open(home, "backtests")
+        return cls(ws, empty=empty, error=error)
+
+    def __init__(self, ws: Workspace | None, *, empty: str | None = None, error: str | None = None) -> None:
         self.ws = ws
-        self.catalog = ws.backtests()
         self.selected: int | None = None
+        self.error = error
+        self.catalog = ws.backtests() if ws is not None else pl.DataFrame()
+        if ws is not None and self.catalog.height == 0:
+            empty = str(EmptyWorkspaceError(ws.home.resolve(), "backtests"))
+        self.empty = empty if ws is None or self.catalog.height == 0 else None
+        if self.empty is not None or self.error is not None:
+            self.picker = pn.widgets.Select(name="Backtest", options={})
+            self.view = _state_view("Backtests", self.empty, self.error)
+            return
         formats = sorted({f for f in self.catalog["format"].to_list() if f})
         symbols = sorted({s for s in self.catalog["symbol"].to_list() if s})
         most = int(self.catalog["total_trades"].max() or 0) if self.catalog.height else 0
@@ -126,6 +172,8 @@ class OverviewDashboard:
     def select(self, backtest_id: int) -> None:
         """What picking a backtest does: fill the metrics and charts."""
         bid = int(backtest_id)
+        if self.ws is None or self.empty is not None:
+            raise WorkbenchError(self.error or self.empty or "no workspace")
         if bid not in self.ids():
             self.ws.backtest(bid)  # raises a DataError naming the known ids
             raise WorkbenchError(f"backtest #{bid} is hidden by the filters; clear them first")
@@ -188,6 +236,7 @@ class OverviewDashboard:
     def _show(self, bid: int) -> None:
         from workbench.analytics import monthly_returns
 
+        assert self.ws is not None  # only reached through the picker of a dashboard with backtests
         self.selected = bid
         try:
             bt = self.ws.backtest(bid)
@@ -207,11 +256,25 @@ class OverviewDashboard:
 class OptimizationDashboard:
     """Pick an optimisation → Pareto scatter, a heatmap of two parameters, the fold table."""
 
-    def __init__(self, ws: Workspace) -> None:
+    @classmethod
+    def open(cls, home: str | Path | None = None) -> OptimizationDashboard:
+        """The dashboard over the workspace at ``home`` (default ``$WORKBENCH_HOME``), read-only."""
+        ws, empty, error = _open(home, "optimizations")
+        return cls(ws, empty=empty, error=error)
+
+    def __init__(self, ws: Workspace | None, *, empty: str | None = None, error: str | None = None) -> None:
         self.ws = ws
-        self.catalog = ws.optimizations()
         self.selected: int | None = None
         self.trials: opt.Trials | None = None
+        self.error = error
+        self.catalog = ws.optimizations() if ws is not None else pl.DataFrame()
+        if ws is not None and self.catalog.height == 0:
+            empty = str(EmptyWorkspaceError(ws.home.resolve(), "optimizations"))
+        self.empty = empty if ws is None or self.catalog.height == 0 else None
+        if self.empty is not None or self.error is not None:
+            self.picker = pn.widgets.Select(name="Optimisation", options={})
+            self.view = _state_view("Optimisations", self.empty, self.error)
+            return
         options = {f"#{r['id']} · {r['name']}": int(r["id"]) for r in self.catalog.iter_rows(named=True)}
         self.picker = pn.widgets.Select(name="Optimisation", options=options, sizing_mode="stretch_width")
         self.x_param = pn.widgets.Select(name="Heatmap x")
@@ -240,16 +303,15 @@ class OptimizationDashboard:
         self.picker.param.watch(lambda e: e.new is not None and self.select(e.new), "value")
         self.x_param.param.watch(self._on_axes, "value")
         self.y_param.param.watch(self._on_axes, "value")
-        if options:
-            self.select(next(iter(options.values())))
-        else:
-            self.summary.object = note("no optimisation stored in this workspace").text
+        self.select(next(iter(options.values())))
 
     def ids(self) -> list[int]:
         return list(self.picker.options.values())
 
     def select(self, optimization_id: int) -> None:
         oid = int(optimization_id)
+        if self.ws is None or self.empty is not None:
+            raise WorkbenchError(self.error or self.empty or "no workspace")
         row = self.catalog.filter(pl.col("id") == oid)
         if row.height == 0:
             raise WorkbenchError(f"no optimisation with id {oid} (known: {self.ids()})")
