@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import datetime
+from typing import Any
 
 from workbench.errors import DataError
 
@@ -14,41 +16,163 @@ _BOMS = (
     (b"\xff\xfe", "utf-16-le"),
     (b"\xfe\xff", "utf-16-be"),
 )
-_CHARSET = re.compile(rb"""charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.I)
+# <meta charset="...">, <meta http-equiv=... content="text/html; charset=...">, <?xml ... encoding="..."?>
+_DECLARED = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9_.:\-]+)""", re.I)
+# What the platforms' files can be in: MetaTrader, cTrader and Excel run on Windows and write 8-bit
+# text in the system's ANSI code page (cp125x, cp874, and the CJK double-byte pages), or UTF-8/UTF-16;
+# a few tools write the ISO/KOI/EUC siblings. charset-normalizer chooses among these by evidence;
+# outside this set it proposes code pages no trading platform writes (cp1006, hp_roman8, UTF-16
+# without BOM for a four-byte word). Listed in the order that breaks a tie between encodings the
+# evidence cannot tell apart (same bytes decode to the same text, or equal scores): the most used first.
+_ENCODINGS = (
+    "utf_8",
+    "cp1252",
+    "cp1251",
+    "cp1250",
+    "gb18030",
+    "cp932",
+    "cp949",
+    "big5",
+    "cp1254",
+    "cp1253",
+    "cp1257",
+    "cp1255",
+    "cp1256",
+    "cp1258",
+    "cp874",
+    "shift_jis",
+    "euc_jp",
+    "euc_kr",
+    "koi8_r",
+    "koi8_u",
+    "iso8859_2",
+    "iso8859_5",
+    "iso8859_7",
+    "iso8859_9",
+    "iso8859_15",
+    "mac_roman",
+)
+_RANK = {enc: i for i, enc in enumerate(_ENCODINGS)}
+_HIGH = re.compile(rb"[\x80-\xff]")
+_TAG = re.compile(rb"<[^<>]*>")
+_EVIDENCE_BYTES = (
+    64 * 1024
+)  # of non-ASCII lines: a few hundred labels tell the code page; more only costs time
+_WINDOW = 512  # bytes either side of a non-ASCII byte when its line is longer (minified markup)
 
 
 def decode(data: bytes) -> str:
-    """Decode an export: BOM first, then a declared charset, then UTF-8, then cp1252/cp1251.
+    """The text of an export, decoded strictly: a wrong guess fails rather than turning into '?'.
 
-    MetaTrader writes UTF-16LE with BOM (MT5) or the terminal's 8-bit code page without
-    declaring it (MT4: cp1252 for French, cp1251 for Russian).
+    In order of authority: a byte-order mark; the markup's own declaration (``<meta charset>``,
+    ``<?xml encoding>``) when the bytes honour it; UTF-8 when the bytes are valid UTF-8; else
+    charset-normalizer's reading of the non-ASCII lines (markup stripped, at most 64 KB, so a
+    multi-megabyte report costs milliseconds), each candidate then checked on the whole file.
+    MetaTrader 4 writes its terminal's 8-bit code page without declaring it (cp1252 French/Spanish,
+    cp1251 Russian, GBK Chinese...); MetaTrader 5 UTF-16LE with BOM. Raises :class:`DataError` naming
+    the first byte no likely encoding accepts.
     """
     for bom, enc in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(enc, errors="strict")
+            return _strict(data[len(bom) :], enc, offset=len(bom))
     if len(data) >= 4 and data[1:4:2] == b"\x00\x00" and data[0] and data[2]:
-        return data.decode("utf-16-le")  # UTF-16LE without BOM
-    m = _CHARSET.search(data[:4096])
-    if m:
+        return _strict(data, "utf-16-le", offset=0)  # UTF-16LE without BOM: "<\0h\0"
+    if len(data) >= 4 and data[0:4:2] == b"\x00\x00" and data[1] and data[3]:
+        return _strict(data, "utf-16-be", offset=0)  # UTF-16BE without BOM: "\0<\0h"
+    declared = _declared(data[:4096])
+    if declared:
         try:
-            return data.decode(m.group(1).decode("ascii"))
-        except (LookupError, UnicodeDecodeError):
-            pass
+            return data.decode(declared)
+        except UnicodeDecodeError:
+            pass  # the declaration is wrong: the bytes decide
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # Cyrillic letters live in 0xC0-0xFF in cp1251; French accents in cp1252 are sparse there.
-    high = sum(1 for b in data if b >= 0xC0)
-    if high > 0.3 * sum(1 for b in data if b >= 0x80) and _looks_cyrillic(data):
-        return data.decode("cp1251", errors="replace")
-    return data.decode("cp1252", errors="replace")
+    except UnicodeDecodeError as e:
+        first_error = e
+    tried: list[str] = []
+    for enc in _likely_encodings(data):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError as e:
+            tried.append(f"{enc} (byte {e.start})")
+    at = first_error.start
+    raise DataError(
+        f"not text in any likely encoding: byte 0x{data[at]:02x} at offset {at} is not UTF-8"
+        + (f", and {', '.join(tried)} fail too" if tried else ", and no 8-bit code page fits the rest")
+        + " — the file is damaged or not a text export",
+        where=f"byte {at}",
+    )
 
 
-def _looks_cyrillic(data: bytes) -> bool:
-    text = data.decode("cp1251", errors="replace")
-    letters = re.findall(r"[А-Яа-я]{3,}", text)
-    return len(letters) >= 3
+def _strict(data: bytes, encoding: str, *, offset: int) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        at = offset + e.start
+        raise DataError(
+            f"not valid {encoding} text: byte 0x{data[e.start]:02x} at offset {at} (the file begins as "
+            f"{encoding}: its byte-order mark or zero bytes say so); the file is damaged",
+            where=f"byte {at}",
+        ) from None
+
+
+def _declared(head: bytes) -> str | None:
+    m = _DECLARED.search(head)
+    if not m:
+        return None
+    try:
+        return codecs.lookup(m.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+
+
+def _evidence(data: bytes) -> bytes:
+    """The lines that carry non-ASCII bytes, markup stripped, up to ``_EVIDENCE_BYTES``."""
+    lines: list[bytes] = []
+    size = pos = 0
+    n = len(data)
+    while size < _EVIDENCE_BYTES:
+        m = _HIGH.search(data, pos)
+        if m is None:
+            break
+        at = m.start()
+        start = max(data.rfind(b"\n", 0, at) + 1, at - _WINDOW)
+        end = data.find(b"\n", at)
+        end = min(n if end < 0 else end, at + _WINDOW)
+        # a window cut inside a line must not split a multi-byte character: move both ends to ASCII
+        while start < at and data[start] >= 0x80:
+            start += 1
+        while end > at + 1 and end < n and data[end - 1] >= 0x80:
+            end -= 1
+        line = b" ".join(_TAG.sub(b" ", data[start:end]).split())
+        lines.append(line)
+        size += len(line) + 1
+        pos = max(end, at + 1)
+    return b"\n".join(lines)
+
+
+def _likely_encodings(data: bytes) -> list[str]:
+    """Encodings charset-normalizer finds plausible for ``data``'s non-ASCII text, most likely first."""
+    import charset_normalizer  # imported here: only 8-bit files need it
+
+    sample = _evidence(data)
+    if not sample:
+        return []
+    matches = charset_normalizer.from_bytes(sample, cp_isolation=list(_ENCODINGS))
+    # charset-normalizer ranks by mess, then language coherence, then multi-byte use; where it sees no
+    # difference (neither match ranks before the other), and among the encodings that decode the
+    # sample to the very same text, the more widely used comes first.
+    groups: list[list[Any]] = []
+    for m in matches:  # already in charset-normalizer's order
+        if groups and not (groups[-1][0] < m or m < groups[-1][0]):
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+    out: list[str] = []
+    for group in groups:
+        encodings = {enc for m in group for enc in (m.encoding, *m.could_be_from_charset)}
+        out += sorted(encodings - set(out), key=lambda enc: _RANK.get(enc, len(_RANK)))
+    return out
 
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")

@@ -208,7 +208,7 @@ def test_tester_partial_close_keeps_the_original_open() -> None:
 
 
 def test_tester_russian_labels_cp1251() -> None:
-    """Russian labels (from the label table; no real Russian report was available) in cp1251."""
+    """Russian labels (as two real Russian reports print them) mixed into an English report, in cp1251."""
     data = real("mt4_tester_html/urinethrower_bastet_xagusd_h4.htm").read_text("ascii")
     for en, ru in [
         ("<td colspan=2>Symbol</td>", "<td colspan=2>Символ</td>"),
