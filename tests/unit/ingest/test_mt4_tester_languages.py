@@ -283,3 +283,24 @@ def test_label_tables_cover_the_required_languages_and_never_contradict() -> Non
         assert {"net_profit", "initial_deposit", "total_trades"} <= set(table.values()), lang
     assert index["totalnetprofit"][0] == "net_profit"
     assert mt4_tester_html.LABELS is MT4_TESTER_LABELS
+
+
+def test_a_summary_in_another_shape_is_read_by_its_labels() -> None:
+    """A grid MT4 never printed (a row missing): no positions to trust, the labels decide."""
+    text, trades, stated = _english()
+    row = re.search(r"<tr align=left><td>Mismatched charts errors</td>.*?</tr>\r?\n", text)
+    assert row is not None
+    p = parse_bytes(text.replace(row.group(0), "").encode("ascii"), "reshaped.htm")
+    assert p.meta["summary_read_by"] == "label" and p.warnings == ()
+    assert p.trades.equals(trades) and dict(p.stated) == stated
+    # ... and then a label nobody knows leaves its figure out, naming it; a required one is an error
+    unknown = text.replace(row.group(0), "").replace(">Gross loss<", ">Perdita lorda?<")
+    p = parse_bytes(unknown.encode("ascii"), "reshaped_unknown.htm")
+    assert "gross_loss" not in p.stated and p.trades.equals(trades)
+    (warning,) = p.warnings
+    assert "'Perdita lorda?'" in warning and warning.endswith("their figures are left out")
+    missing = unknown.replace(">Total net profit<", ">Netto?<")
+    with pytest.raises(
+        DataError, match=r"summary lacks net_profit \(labels not recognised: 'Netto\?', 'Perdita lorda\?'\)"
+    ):
+        parse_bytes(missing.encode("ascii"), "reshaped_missing.htm")
