@@ -128,7 +128,7 @@ class Workspace:
             if other.height:
                 kind, hint = other.row(0)
                 raise DataError(
-                    f"id {backtest_id} is a {kind}, not a backtest (see `{hint}`; backtests: `workbench backtests`)",
+                    f"id {backtest_id} is {kind}, not a backtest (see `{hint}`; backtests: `workbench backtests`)",
                     file=str(self.home),
                     where="backtests",
                 )

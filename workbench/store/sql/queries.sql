@@ -58,8 +58,8 @@ FROM backtests ORDER BY id;
 SELECT * FROM backtests WHERE id = $1;
 
 -- name: object_kind
-SELECT 'parameter set' AS kind, 'workbench parameters ' || $1 AS hint FROM parameter_sets WHERE id = $1
-UNION ALL SELECT 'optimisation', 'workbench optimizations ' || $1 FROM optimizations WHERE id = $1;
+SELECT 'a parameter set' AS kind, 'workbench parameters ' || $1 AS hint FROM parameter_sets WHERE id = $1
+UNION ALL SELECT 'an optimisation', 'workbench optimizations ' || $1 FROM optimizations WHERE id = $1;
 
 -- name: trades_of_backtest
 SELECT * EXCLUDE (backtest_id) FROM trades WHERE backtest_id = $1 ORDER BY seq;
