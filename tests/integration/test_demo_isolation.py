@@ -263,3 +263,38 @@ def test_syscalls_touch_nothing_outside(demo_run: dict) -> None:
     )
     assert not outside, outside
     assert not [p for _, p in traced if p == SHARED or p.is_relative_to(SHARED)]
+
+
+def test_display_rounds_for_humans() -> None:
+    from workbench.cli.core import display
+
+    assert display("net_profit", 635.1932799327885) == "635.19"
+    assert display("final_balance", 10635.193279932789) == "10,635.19"
+    assert (
+        display("profit_factor", 1.6495834151) == "1.65" and display("sharpe_ratio", 1.4199957811) == "1.42"
+    )
+    assert display("max_drawdown_pct", 1.4890123) == "1.49 %" and display("win_rate", 0.38333333) == "38.33 %"
+    assert display("total_trades", 1234) == "1,234" and display("sortino_ratio", None) == "-"
+    assert display("profit_factor", float("inf")) == "inf"
+    assert display("avg_trade_duration_seconds", 245100.0) == "2 days, 20:05:00"
+
+
+def test_demo_text_is_rounded_and_json_is_not(demo_run: dict) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    env["WORKBENCH_HOME"] = str(demo_run["workspace"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench", "demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "duplicates 6" in text and "from " in text and "data/samples" in text  # the same files again
+    metrics = text[text.index("metrics of #") :]
+    assert not re.search(r"\d\.\d{3,}", metrics), metrics  # no unrounded float
+    example = demo_run["data"]["example"]["metrics"]
+    assert f"{example['net_profit']:,.2f}" in metrics
+    assert example["net_profit"] != round(example["net_profit"], 2)  # --json keeps every digit
