@@ -1,6 +1,8 @@
 # The two commands the README promises, and the few others the docs mention.
-#   make demo   set up .venv and run the headless end-to-end demo on the embedded sample data
-#   make test   set up .venv (+ system test tools) and run the whole test suite
+#   make demo   set up .venv and run the headless end-to-end demo on the sample data in data/ (Python 3.11
+#               and make only; it reads and writes nothing outside this folder once installed)
+#   make test   set up .venv, the system test tools (.ci/system-deps: Debian packages) and npm's
+#               configurable-http-proxy, then run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -13,7 +15,7 @@ PYTEST_ARGS ?=
 CHROMA_SERVER_VERSION := 0.6.3
 CHROMA_SERVER_VENV := .chroma-server-$(CHROMA_SERVER_VERSION)
 
-.PHONY: setup demo test test-fast lint system-deps bench clean-lake hub chroma-server
+.PHONY: setup demo test test-fast lint system-deps bench clean-lake hub chroma-server chp
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -27,11 +29,15 @@ $(UV): $(BIN)/python
 $(STAMP): pyproject.toml | $(UV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[all,dev]'
-	@command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(VENV)/chp configurable-http-proxy@5.3.0 \
-	  || echo "warning: npm not found: the local JupyterHub (make hub, its test) needs configurable-http-proxy"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)
+
+# npm's configurable-http-proxy, for the local JupyterHub (make hub, tests/infra/test_local_hub.py); into .venv/chp.
+CHP := $(VENV)/chp/node_modules/.bin/configurable-http-proxy
+chp: | $(BIN)/python
+	@test -x $(CHP) || { command -v npm >/dev/null && npm install --silent --no-audit --no-fund --prefix $(VENV)/chp configurable-http-proxy@5.3.0; } \
+	  || echo "warning: configurable-http-proxy not installed (needs node and npm: apt-get install nodejs npm); the local JupyterHub (make hub, its test) needs it"
 
 $(CHROMA_SERVER_VENV)/bin/chroma: | $(UV)
 	$(UV) venv --quiet --python $(BIN)/python $(CHROMA_SERVER_VENV)
@@ -46,7 +52,7 @@ demo: setup
 system-deps:
 	@./.ci/system-deps
 
-test: setup system-deps chroma-server
+test: setup system-deps chp chroma-server
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: setup chroma-server
@@ -62,7 +68,7 @@ bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/rag.py
 
 # A real JupyterHub on 127.0.0.1:8000 with the Trading Workbench kernel (see docs/deploy.md).
-hub: setup
+hub: setup chp
 	$(BIN)/workbench kernel install --sys-prefix
 	$(BIN)/python infra/local-hub/run_hub.py
 

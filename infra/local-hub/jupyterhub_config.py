@@ -68,7 +68,6 @@ c.Spawner.http_timeout = 180
 # The workbench's own settings pass from the shell that started the hub to the user servers.
 c.Spawner.env_keep.extend(  # added to JupyterHub's default list (PATH, VIRTUAL_ENV, LANG, ...)
     [
-        "WORKBENCH_FIXTURES",
         "WORKBENCH_LOCK_WAIT",
         "OLLAMA_HOST",
         "OLLAMA_MODEL",

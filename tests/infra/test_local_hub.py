@@ -26,7 +26,6 @@ import jupyterhub
 import nbformat
 import pytest
 import requests
-from conftest import REAL
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -104,7 +103,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     state = tmp_path_factory.mktemp("local-hub")
     log = state.parent / "local-hub.log"
     port = _free_port()
-    env = {**os.environ, **SECRETS, "WORKBENCH_FIXTURES": str(REAL)}
+    env = {**os.environ, **SECRETS}  # the quickstart ingests the repository's data/samples, nothing else
     env.pop("WORKBENCH_HOME", None)
     with log.open("wb") as out:
         process = subprocess.Popen(
