@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -61,7 +62,7 @@ _EVIDENCE_BYTES = (
 _WINDOW = 512  # bytes either side of a non-ASCII byte when its line is longer (minified markup)
 
 
-def decode(data: bytes) -> str:
+def decode(data: bytes, *, vocabulary: Iterable[str] = ()) -> str:
     """The text of an export, decoded strictly: a wrong guess fails rather than turning into '?'.
 
     In order of authority: a byte-order mark; the markup's own declaration (``<meta charset>``,
@@ -69,8 +70,9 @@ def decode(data: bytes) -> str:
     charset-normalizer's reading of the non-ASCII lines (markup stripped, at most 64 KB, so a
     multi-megabyte report costs milliseconds), each candidate then checked on the whole file.
     MetaTrader 4 writes its terminal's 8-bit code page without declaring it (cp1252 French/Spanish,
-    cp1251 Russian, GBK Chinese...); MetaTrader 5 UTF-16LE with BOM. Raises :class:`DataError` naming
-    the first byte no likely encoding accepts.
+    cp1251 Russian, GBK Chinese...); MetaTrader 5 UTF-16LE with BOM. ``vocabulary`` (a parser's labels in
+    every language it knows) breaks ties between 8-bit readings: the one in which more of them appear
+    wins. Raises :class:`DataError` naming the first byte no likely encoding accepts.
     """
     for bom, enc in _BOMS:
         if data.startswith(bom):
@@ -90,7 +92,10 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError as e:
         first_error = e
     tried: list[str] = []
-    for enc in _likely_encodings(data):
+    candidates = _likely_encodings(data)
+    if vocabulary and len(candidates) > 1:
+        candidates = _by_vocabulary(data, candidates, vocabulary)
+    for enc in candidates:
         try:
             return data.decode(enc)
         except UnicodeDecodeError as e:
@@ -173,6 +178,28 @@ def _likely_encodings(data: bytes) -> list[str]:
         encodings = {enc for m in group for enc in (m.encoding, *m.could_be_from_charset)}
         out += sorted(encodings - set(out), key=lambda enc: _RANK.get(enc, len(_RANK)))
     return out
+
+
+def _by_vocabulary(data: bytes, encodings: list[str], vocabulary: Iterable[str]) -> list[str]:
+    """``encodings`` reordered by how many of the format's own non-ASCII words each reading contains.
+
+    charset-normalizer judges a few labels by letter statistics and can prefer a wrong code page that
+    reads them as plausible text (Turkish cp1254 as Baltic cp1257: "Żlk yatżrżm"); a reading in which the
+    report's own labels appear ("İlk yatırım") is the stronger evidence. Ties keep the library's order."""
+    words = {w.lower() for w in vocabulary if not w.isascii()}
+    if not words:
+        return encodings
+    sample = _evidence(data)
+
+    def hits(enc: str) -> int:
+        try:
+            text = sample.decode(enc).lower()
+        except (UnicodeDecodeError, LookupError):
+            return -1
+        return sum(w in text for w in words)
+
+    scores = {enc: hits(enc) for enc in encodings}
+    return sorted(encodings, key=lambda enc: -scores[enc])
 
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")

@@ -36,21 +36,21 @@ TURKISH = (
         (FRENCH, "cp1252"),
         (JAPANESE, "shift_jis"),
         (CHINESE, "gbk"),
-        pytest.param(
-            TURKISH,
-            "cp1254",
-            marks=pytest.mark.xfail(
-                reason="charset-normalizer scores Turkish decoded as cp1250/cp1252 ('Ýlk yatýrým') as coherent "
-                "as cp1254 on a few labels; a tie goes to the more used code page",
-                strict=False,
-            ),
-        ),
         (RUSSIAN + SPANISH, "utf-8"),
     ],
 )
 def test_undeclared_8_bit_text_is_decoded_by_evidence(text: str, encoding: str) -> None:
     page = f"<html><body><table><tr>{text}</tr></table></body></html>"
     assert decode(page.encode(encoding)) == page
+
+
+def test_the_formats_own_labels_break_ties_between_8_bit_readings() -> None:
+    # charset-normalizer alone reads these Turkish labels as Baltic cp1257 ("Żlk yatżrżm"): the MT4 label
+    # tables (which know "Toplam net kâr", "İlk yatırım"...) are the evidence that decides
+    from workbench.ingest.parsers._mt_labels import MT4_TESTER_LABELS, vocabulary
+
+    page = f"<html><body><table><tr>{TURKISH}</tr></table></body></html>"
+    assert decode(page.encode("cp1254"), vocabulary=vocabulary(MT4_TESTER_LABELS)) == page
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])

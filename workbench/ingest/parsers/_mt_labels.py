@@ -41,6 +41,7 @@ __all__ = [
     "MT4_TESTER_GRID",
     "label_index",
     "label_key",
+    "vocabulary",
 ]
 
 # The MT4 Strategy Tester summary, in the order every build prints it (1090-1473 seen). The header
@@ -211,3 +212,9 @@ def label_index(tables: Mapping[str, Mapping[str, str]]) -> dict[str, tuple[str,
                 raise ValueError(f"label {label!r} means {fields[key]} in one language and {field} in {lang}")
             langs.setdefault(key, set()).add(lang)
     return {key: (field, frozenset(langs[key])) for key, field in fields.items()}
+
+
+def vocabulary(*tables: Mapping[str, Mapping[str, str]]) -> frozenset[str]:
+    """Every label of ``tables`` (language -> label -> field): evidence for :func:`text.decode` to pick
+    between 8-bit code pages the bytes alone cannot tell apart."""
+    return frozenset(label for table in tables for labels in table.values() for label in labels)

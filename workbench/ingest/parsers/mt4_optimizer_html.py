@@ -37,6 +37,7 @@ from lxml import etree
 
 from workbench.errors import DataError
 from workbench.ingest.parsers import _mt5_common as mtc
+from workbench.ingest.parsers._mt_labels import vocabulary
 from workbench.ingest.parsers.mt4_tester_html import LABELS
 from workbench.ingest.records import Parsed
 from workbench.ingest.registry import parser
@@ -95,6 +96,7 @@ def _norm(label: str) -> str:
     return " ".join(text.lower().replace("\u00a0", " ").split()).rstrip(":").strip()
 
 
+_VOCABULARY = vocabulary(LABELS, COLUMNS)  # evidence for the code page (text.decode)
 _COLUMN_LOOKUP: dict[str, str] = {
     _norm(label): field for table in COLUMNS.values() for label, field in table.items()
 } | {
@@ -123,7 +125,7 @@ def _detect(head: bytes, name: str) -> bool:
 def parse(data: bytes, name: str) -> Parsed:
     """MetaTrader 4 Optimization Report (HTML): one row per pass, inputs from each row's title."""
     try:
-        text = decode(data)
+        text = decode(data, vocabulary=_VOCABULARY)
         root = lxml.html.document_fromstring(text)
     except (etree.ParserError, ValueError, UnicodeDecodeError) as e:
         raise DataError(f"unreadable HTML ({e})", where="1") from None

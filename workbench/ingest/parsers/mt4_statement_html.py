@@ -59,6 +59,7 @@ from typing import Any
 import lxml.etree
 
 from workbench.errors import DataError
+from workbench.ingest.parsers._mt_labels import MT4_TESTER_LABELS, vocabulary
 from workbench.ingest.parsers._numbers import NumberFormat, detect_format, first_token
 from workbench.ingest.records import CASH_FLOWS_SCHEMA, TRADES_SCHEMA, Parsed, conform, empty
 from workbench.ingest.registry import parser
@@ -163,6 +164,7 @@ def _norm(label: str) -> str:
 
 
 _LOOKUP: dict[str, str] = {_norm(k): v for table in LABELS.values() for k, v in table.items()}
+_VOCABULARY = vocabulary(LABELS, MT4_TESTER_LABELS)  # evidence for the code page (text.decode)
 
 _DATE = re.compile(r"^\d{4}\.\d{2}\.\d{2}(?: \d{2}:\d{2}(?::\d{2})?)?$")
 _VALUE = re.compile(r"^[+\-\u2212]?\d")  # a value cell starts with a number; a label never does
@@ -425,7 +427,7 @@ def _money(x: float) -> str:
 @parser("mt4_statement_html", detect=_detect, priority=20)
 def parse(data: bytes, name: str) -> Parsed:
     """MetaTrader 4 account statement (detailed report, HTML), in any interface language."""
-    text = decode(data)
+    text = decode(data, vocabulary=_VOCABULARY)
     if "</html>" not in text[-2048:].lower():
         raise DataError("the statement ends before </html>: the file is truncated", where="end of file")
     root = lxml.etree.fromstring(text, lxml.etree.HTMLParser(remove_comments=True))

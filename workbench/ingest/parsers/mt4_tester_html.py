@@ -44,6 +44,7 @@ from workbench.ingest.parsers._mt_labels import (
     MT4_TESTER_LABELS,
     label_index,
     label_key,
+    vocabulary,
 )
 from workbench.ingest.parsers._numbers import NumberFormat, detect_format
 from workbench.ingest.records import CASH_FLOWS_SCHEMA, TRADES_SCHEMA, Parsed, conform, empty
@@ -54,6 +55,7 @@ __all__ = ["LABELS", "parse"]
 
 LABELS = MT4_TESTER_LABELS  # per language: printed label -> field (see _mt_labels for the sources)
 _INDEX = label_index(MT4_TESTER_LABELS)
+_VOCABULARY = vocabulary(MT4_TESTER_LABELS)
 
 # Row types of the order table -> what they do to the order named in the row.
 _OPEN = {"buy": "long", "sell": "short"}
@@ -412,7 +414,7 @@ def _summary_warnings(s: _Summary) -> list[str]:
 @parser("mt4_tester_html", detect=_detect, priority=20)
 def parse(data: bytes, name: str) -> Parsed:
     """MetaTrader 4 Strategy Tester report (HTML, any terminal language and code page)."""
-    text = decode(data)
+    text = decode(data, vocabulary=_VOCABULARY)
     if "</html>" not in text[-2048:].lower():
         raise DataError("the report ends before </html>: the file is truncated", where="end of file")
     root = etree.HTML(text)
