@@ -14,10 +14,15 @@ when ``A`` crossed above ``B`` and bit ``2j+1`` when it crossed below; ``rb[k, r
 rule ``r`` in (long_entry, long_exit, short_entry, short_exit), ``-1`` = never. The per-bar state of
 comparison 0 and of the position is held in scalars, which keeps the hot loop in registers.
 
+Returns: ``period_end[i]`` marks the last bar of a return period (a trading day, or every bar when the
+bars are coarser than a day; :func:`workbench.backtest.engine.annualization`); the return of a period is
+the equity at its last bar over the previous period's, minus 1, and Sharpe/Sortino are annualised by
+``√periods_per_year``.
+
 Block moments (optional, for the overfitting statistics of :mod:`workbench.optimize.overfit`):
-``day_block[i]`` is the block (``0..S-1``) of the daily return completed at bar ``i`` (a ``day_end``
-bar; other bars are never read). ``sweep_kernel(..., day_block, S)`` then returns ``N_METRICS + 3 S``
-columns: after the metrics, ``(count, sum r, sum r²)`` of the daily returns of block ``s`` at columns
+``day_block[i]`` is the block (``0..S-1``) of the period return completed at bar ``i`` (a ``period_end``
+bar; other bars are never read). ``sweep_kernel(..., day_block, S, ppy)`` then returns ``N_METRICS + 3 S``
+columns: after the metrics, ``(count, sum r, sum r²)`` of the period returns of block ``s`` at columns
 ``N_METRICS + 3 s ...`` (row-major (S, 3); ``block_moments`` splits them off). An empty ``day_block``
 with ``S = 0`` turns this off. The moments accumulate in the metrics row itself: a separate output
 array written from the day-end branch measurably slowed the per-bar loop (about 7 %), this does not.
@@ -35,6 +40,7 @@ from workbench.backtest.indicators import ema_step
 METRICS = (
     "total_return_pct",
     "sharpe",
+    "sortino",
     "max_drawdown_pct",
     "trades",
     "win_rate",
@@ -56,7 +62,6 @@ TRADE_FIELDS = (
 EXIT_REASONS = ("signal", "stop_loss", "take_profit", "bankrupt")
 SIZE_UNITS, SIZE_FRACTION, SIZE_VOL_TARGET = 0, 1, 2
 _NONE = 9  # no pending order
-_DAYS_PER_YEAR = 252.0
 
 
 @njit(cache=True, inline="always")
@@ -160,13 +165,14 @@ def _tally(pnl, n_trades, wins, gross_win, gross_loss):
 
 @njit(cache=True)
 def _simulate(
-    o, h, lo, c, day_end, M, ci, cc, nc, rb, k, sl, tp, vol,
+    o, h, lo, c, period_end, M, ci, cc, nc, rb, k, sl, tp, vol,
     cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-    eq_out, tr_out, out, day_block,
+    eq_out, tr_out, out, day_block, periods_per_year,
 ):  # fmt: skip
     """One combination ``k``; ``eq_out``/``tr_out`` receive the equity curve and trades when they have
-    rows (a single-combination run), the metrics go to ``out[:N_METRICS]``, the daily-return block
-    moments are added to ``out[N_METRICS:]`` (zeros on entry) when ``day_block`` has rows."""
+    rows (a single-combination run), the metrics go to ``out[:N_METRICS]``, the period-return block
+    moments are added to ``out[N_METRICS:]`` (zeros on entry) when ``day_block`` has rows. Sharpe and
+    Sortino are annualised by ``√periods_per_year`` (the return periods end at ``period_end`` bars)."""
     n = c.shape[0]
     ncmp = nc[k]
     a1, a2, b0, span0, cst0, alpha0 = _cmp_params(ci, cc, k, 0)
@@ -207,6 +213,7 @@ def _simulate(
     n_ret = 0
     mean_ret = 0.0
     m2_ret = 0.0
+    down2 = 0.0  # sum of squared negative returns (Sortino)
     eq = cash0
 
     for i in range(n):
@@ -305,7 +312,7 @@ def _simulate(
                     eq = 0.0
                     bust = True
 
-        # 5. drawdown and the daily-return Sharpe (equity at the last bar of each calendar day)
+        # 5. drawdown and the period returns of Sharpe/Sortino (equity at the last bar of each period)
         if eq > peak:
             peak = eq
             trough = eq
@@ -313,13 +320,15 @@ def _simulate(
             trough = eq
             if peak > 0 and 1.0 - eq / peak > max_dd:
                 max_dd = 1.0 - eq / peak
-        if day_end[i]:
+        if period_end[i]:
             if prev_day_eq > 0:
                 r = eq / prev_day_eq - 1.0
                 n_ret += 1
                 delta = r - mean_ret
                 mean_ret += delta / n_ret
                 m2_ret += delta * (r - mean_ret)
+                if r < 0:
+                    down2 += r * r
                 if blocks:
                     bk = N_METRICS + 3 * day_block[i]
                     out[bk] += 1.0
@@ -330,20 +339,25 @@ def _simulate(
             eq_out[i] = eq
 
     out[0] = (eq / cash0 - 1.0) * 100.0
+    scale = math.sqrt(periods_per_year)
     if n_ret >= 2 and m2_ret > 0:
-        out[1] = mean_ret / math.sqrt(m2_ret / (n_ret - 1)) * math.sqrt(_DAYS_PER_YEAR)
+        out[1] = mean_ret / math.sqrt(m2_ret / (n_ret - 1)) * scale
     else:
         out[1] = np.nan
-    out[2] = max_dd * 100.0
-    out[3] = n_trades
-    out[4] = wins / n_trades if n_trades > 0 else np.nan
-    if gross_loss > 0:
-        out[5] = gross_win / gross_loss
-    elif gross_win > 0:
-        out[5] = np.inf
+    if n_ret >= 2 and down2 > 0:
+        out[2] = mean_ret / math.sqrt(down2 / n_ret) * scale
     else:
-        out[5] = np.nan
-    out[6] = eq
+        out[2] = np.nan
+    out[3] = max_dd * 100.0
+    out[4] = n_trades
+    out[5] = wins / n_trades if n_trades > 0 else np.nan
+    if gross_loss > 0:
+        out[6] = gross_win / gross_loss
+    elif gross_win > 0:
+        out[6] = np.inf
+    else:
+        out[6] = np.nan
+    out[7] = eq
 
 
 @njit(cache=True, inline="always")
@@ -368,9 +382,9 @@ def _units(size_mode, size_value, whole, max_lev, cash, px, adj, comm, vol_now):
 
 @njit(cache=True, parallel=True)
 def sweep_kernel(
-    o, h, lo, c, day_end, M, ci, cc, nc, rb, sl, tp, vol,
+    o, h, lo, c, period_end, M, ci, cc, nc, rb, sl, tp, vol,
     cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-    eq_out, tr_out, day_block, n_blocks,
+    eq_out, tr_out, day_block, n_blocks, periods_per_year,
 ):  # fmt: skip
     """Metrics (``METRICS`` columns) of every combination; ``prange`` over combinations.
 
@@ -378,14 +392,17 @@ def sweep_kernel(
     trades of a *single* combination (``run``); a sweep passes empty arrays. One compiled kernel serves
     both, so a deep backtest is exactly a sweep row. ``day_block`` (int64 per bar; empty and
     ``n_blocks = 0`` = off) adds ``3 * n_blocks`` columns of block moments (see the module docstring).
+    ``period_end[i]``: bar ``i`` is the last bar of a return period (a day, or every bar when the bars
+    are coarser than a day); ``periods_per_year`` annualises Sharpe and Sortino (see
+    :func:`workbench.backtest.engine.annualization`).
     """
     n_combos = ci.shape[0]
     out = np.zeros((n_combos, N_METRICS + 3 * n_blocks))
     for k in prange(n_combos):
         _simulate(
-            o, h, lo, c, day_end, M, ci, cc, nc, rb, k, sl, tp, vol,
+            o, h, lo, c, period_end, M, ci, cc, nc, rb, k, sl, tp, vol,
             cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-            eq_out, tr_out, out[k], day_block,
+            eq_out, tr_out, out[k], day_block, periods_per_year,
         )  # fmt: skip
     return out
 

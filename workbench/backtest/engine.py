@@ -9,6 +9,8 @@ Public API (all re-exported by :mod:`workbench.backtest`):
 * ``signals(bars, strategy, params) -> pl.DataFrame`` — the four rule flags per bar.
 * ``portfolio(bars, strategy, params, ...)`` — the same signals as a vectorbt ``Portfolio``.
 * ``parse_grid(["fast=5:50", "slow=10:200:5"]) -> dict`` — ``start:stop[:step]`` with an inclusive stop.
+* ``annualization(bars) -> Annualization`` — how Sharpe/Sortino are annualised on these bars (stated);
+  ``period_returns(equity)`` — the returns they are computed from, out of ``run(...).equity``.
 
 Conventions (one set, shared by ``sweep`` and ``run``; they reproduce backtesting.py 0.6 when configured
 alike, see tests/unit/backtest):
@@ -35,22 +37,41 @@ alike, see tests/unit/backtest):
   when the high does; when both are touched in one bar the stop is assumed first. Either may be a grid key.
 * **Equity** is marked at every close: cash + open position at the close. A position still open after the
   last bar is marked to market but is **not** a trade (backtesting.py's default); equity <= 0 closes
-  everything and ends the run (equity 0 afterwards).
+  everything and ends the run (equity 0 afterwards). ``run().equity.ts`` is the bar's ``ts`` (its start);
+  the value is the equity at that bar's close.
+* **Trade times are fill times.** A bar's ``ts`` is its start; its close time is ``ts`` + the bar period
+  (the median bar spacing; calendar months/quarters/years for such bars), or the next bar's ``ts`` when
+  that comes sooner. ``entry_time``/``exit_time`` of ``run().trades``: a fill at a bar's open carries
+  that bar's ``ts`` (next-open fills, and stops/take-profits filled at the open through a gap); a fill
+  at a bar's close carries its close time (close fills, bankruptcy, and stops/take-profits touched
+  inside the bar: the bars do not say when inside it, the close is when they prove the fill).
+  ``entry_bar``/``exit_bar`` are the bar indices. (backtesting.py stamps every fill with the bar's start.)
 * **Metrics**: ``total_return_pct`` = final equity / cash - 1 in %; ``max_drawdown_pct`` = the largest
   ``1 - equity / running peak`` over bar closes in % (a positive number); ``trades`` = closed round
   trips; ``win_rate`` = fraction (0..1) of trades with pnl > 0; ``profit_factor`` = gross win / gross loss
-  (``inf`` with no losing trade, null with no trades); ``sharpe`` = mean / std (ddof=1) of **daily**
-  returns × √252, risk-free 0, where a day's return is the change of the equity at the last bar of that
-  calendar day (the wall-clock date of ``ts``) over the previous day's (days without bars are skipped;
-  null with < 2 returns) —
-  the convention of :mod:`workbench.analytics` and quantstats.
-* **Block moments** (``blocks=S``, for :mod:`workbench.optimize.overfit`): the series' ``D`` daily
-  returns (``D`` = calendar days with bars - 1, in time order) are cut into ``S`` contiguous blocks,
+  (``+inf`` with no losing trade, which ranks first when maximised; null with no trades).
+* **Sharpe and Sortino from time, not bar count** (:func:`annualization`, stated in
+  ``BacktestResult.annualization`` and in the stored sweeps): the marked-to-market equity is sampled at
+  the last bar of each *return period* and ``r`` = that equity over the previous period's, minus 1
+  (periods without bars have no return; the first period is the base; a run gone bust stops counting).
+  The period is the **trading day** (the calendar date of ``ts``) for bars of a day or finer, or the
+  **bar** itself when the bars are coarser than a day (median spacing >= 2 days: weekly, monthly ...).
+  ``sharpe`` = mean(r) / std(r, ddof=1) × √P and ``sortino`` = mean(r) / √(mean(min(r, 0)²)) × √P
+  (risk-free 0; quantstats' ``sharpe``/``sortino`` with ``periods=P``); null with fewer than 2 returns
+  or a zero denominator. ``P`` comes from the data: daily returns use **252** (a market closed at
+  weekends; weekend bars of such a market, e.g. FX's Sunday-evening open, count to the adjacent Friday /
+  Monday) or **365** when Saturdays and Sundays both carry bars (at least half as often as weekdays:
+  a 24/7 market, each calendar day a return); coarser bars use 52 (weekly), 12 (monthly), 4 (quarterly),
+  1 (yearly), else 365.25 / spacing in days. ``Size.vol_target`` and the ``vol`` indicator annualise bar
+  returns by ``P`` × bars per period. These are **not** :mod:`workbench.analytics`' ``sharpe_ratio`` /
+  ``sortino_ratio`` (closed-trade balance, from the trades alone; see docs/analytics.md).
+* **Block moments** (``blocks=S``, for :mod:`workbench.optimize.overfit`): the series' ``D`` period
+  returns (``D`` = periods with bars - 1, in time order) are cut into ``S`` contiguous blocks,
   the first ``D % S`` of ``D // S + 1`` returns, the others of ``D // S`` (``numpy.array_split``); column
   ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``) holds, row-major per block, ``count, sum r,
-  sum r²`` of the combination's daily returns in that block (the returns that enter ``sharpe``; a run
+  sum r²`` of the combination's period returns in that block (the returns that enter ``sharpe``; a run
   that went bust stops counting). Pooled over all blocks they give ``sharpe``:
-  ``mean / std(ddof=1) × √252``.
+  ``mean / std(ddof=1) × √P``.
 """
 
 from __future__ import annotations
@@ -72,6 +93,7 @@ from workbench.errors import ConfigError, DataError, MissingDependencyError, Str
 
 __all__ = [
     "METRICS",
+    "Annualization",
     "Size",
     "BACKTESTING_PY_SIZE",
     "BacktestResult",
@@ -82,6 +104,8 @@ __all__ = [
     "portfolio",
     "parse_grid",
     "bars_from_pandas",
+    "annualization",
+    "period_returns",
 ]
 
 METRICS = K.METRICS
@@ -132,11 +156,130 @@ BACKTESTING_PY_SIZE = Size.fraction(1 - sys.float_info.epsilon, whole=True)
 # -- bars ------------------------------------------------------------------------------------------------
 
 
+_DAY_US = 86_400_000_000
+# bars coarser than a day: (min, max median spacing in days, periods per year, period, adjective)
+_COARSE = (
+    (5.0, 8.0, 52, "week", "weekly"),
+    (27.0, 32.0, 12, "month", "monthly"),
+    (85.0, 95.0, 4, "quarter", "quarterly"),
+    (360.0, 370.0, 1, "year", "yearly"),
+)
+_CALENDAR_STEP = {"month": "1mo", "quarter": "3mo", "year": "1y"}
+
+
+@dataclass(frozen=True)
+class Annualization:
+    """How the engine annualises Sharpe and Sortino on a bar series (see the module docstring).
+
+    ``periods_per_year`` (P): 252, 365, 52, 12, 4, 1 or 365.25 / spacing; ``period``: what one return
+    spans (``"day"``, ``"week"``, ``"month"``, ``"quarter"``, ``"year"`` or ``"N days"``); ``basis``:
+    the returns, in words; ``source``: what in the data decided it; ``returns``: how many period
+    returns the series gives (periods with bars - 1)."""
+
+    periods_per_year: float
+    period: str
+    basis: str
+    source: str
+    returns: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``periods_per_year`` an int when it is one (252, 365, 12 ...)."""
+        p = float(self.periods_per_year)
+        return {
+            "periods_per_year": int(p) if p.is_integer() else round(p, 6),
+            "period": self.period,
+            "basis": self.basis,
+            "source": self.source,
+            "returns": self.returns,
+        }
+
+
+def _periods(ts: np.ndarray) -> tuple[Annualization, np.ndarray]:
+    """The annualisation of bar start times ``ts`` (int64 µs, increasing) and ``period_end`` per bar
+    (True at the last bar of each return period)."""
+    n = ts.shape[0]
+    spacing = float(np.median(np.diff(ts))) / _DAY_US if n > 1 else 0.0
+    if spacing >= 2.0:  # coarser than a day: one return per bar
+        ppy: float = 365.25 / spacing
+        period, adjective = f"{spacing:.3g} days", f"{spacing:.3g}-day"
+        for lo, hi, p, name, adj in _COARSE:
+            if lo <= spacing <= hi:
+                ppy, period, adjective = float(p), name, adj
+                break
+        end = np.ones(n, np.bool_)
+        ann = Annualization(
+            ppy,
+            period,
+            f"{adjective} returns of mark-to-market equity (one per bar)",
+            f"{adjective} bars (median spacing {spacing:.3g} days)",
+            n - 1,
+        )
+        return ann, end
+    day = ts // _DAY_US
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    calendar = np.arange(int(day[0]), int(day[-1]) + 1)
+    cal_weekday = (calendar + 3) % 7
+    has_bars = np.zeros(calendar.shape[0], np.bool_)
+    has_bars[day - day[0]] = True
+
+    def share(mask: np.ndarray) -> float:  # of these calendar days, the fraction with bars (0 if none)
+        return float(has_bars[mask].mean()) if mask.any() else 0.0
+
+    weekdays, saturdays, sundays = share(cal_weekday < 5), share(cal_weekday == 5), share(cal_weekday == 6)
+    weekend = min(saturdays, sundays)
+    if weekend > 0 and weekend >= 0.5 * weekdays:
+        ppy = 365.0
+        session = day
+        source = f"bars on {saturdays:.0%} of Saturdays and {sundays:.0%} of Sundays: a 24/7 market"
+    else:
+        ppy = 252.0
+        # a market closed at weekends: Saturday bars belong to Friday's session, Sunday bars to Monday's
+        session = day - (weekday == 5) + (weekday == 6)
+        if saturdays == 0 and sundays == 0:
+            source = "no weekend bars"
+        else:
+            source = (
+                f"weekend bars on {saturdays:.0%} of Saturdays and {sundays:.0%} of Sundays: a market "
+                "closed at weekends (Saturday bars count to Friday, Sunday bars to Monday)"
+            )
+    end = np.append(np.diff(session) != 0, True)
+    ann = Annualization(
+        ppy, "day", "daily returns of mark-to-market equity", source, int(np.count_nonzero(end)) - 1
+    )
+    return ann, end
+
+
+def _close_times(ts: np.ndarray, period: str) -> np.ndarray:
+    """Close time of each bar (int64 µs): ``ts`` + the bar period (calendar months/quarters/years for
+    such bars, else the median spacing), or the next bar's ``ts`` when that is sooner."""
+    step = _CALENDAR_STEP.get(period)
+    if step is not None:
+        nominal = pl.Series(ts).cast(pl.Datetime("us")).dt.offset_by(step).cast(pl.Int64).to_numpy()
+    else:
+        nominal = ts + (int(np.median(np.diff(ts))) if ts.shape[0] > 1 else 0)
+    out = np.array(nominal, dtype=np.int64)
+    out[:-1] = np.minimum(out[:-1], ts[1:])
+    return out
+
+
 @dataclass(frozen=True)
 class _Bars:
-    ts: np.ndarray  # int64 microseconds
-    day_end: np.ndarray  # bool: the last bar of its calendar day
+    ts: np.ndarray  # int64 microseconds (bar starts)
+    period_end: np.ndarray  # bool: the last bar of its return period (see _periods)
+    ann: Annualization
     ohlc: OHLC
+
+
+def _timestamps(ts: pl.Series) -> np.ndarray:
+    """Bar times as int64 µs of wall-clock time (the zone, if any, dropped), checked increasing."""
+    ts = ts.dt.cast_time_unit("us").dt.replace_time_zone(None)
+    if ts.null_count():
+        raise DataError("null timestamp", where=f"bars.ts row {ts.is_null().arg_max()}")
+    ts_i = ts.cast(pl.Int64).to_numpy()
+    bad = np.flatnonzero(np.diff(ts_i) <= 0)
+    if bad.size:
+        raise DataError("timestamps are not strictly increasing", where=f"bars.ts row {bad[0] + 1}")
+    return ts_i
 
 
 def _prepare(bars: pl.DataFrame) -> _Bars:
@@ -149,13 +292,7 @@ def _prepare(bars: pl.DataFrame) -> _Bars:
         raise DataError(f"bars need at least 2 rows, got {bars.height}", where="bars")
     if not isinstance(bars.schema["ts"], pl.Datetime):
         raise DataError(f"bars.ts must be a Datetime column, got {bars.schema['ts']}", where="bars.ts")
-    ts = bars["ts"].dt.cast_time_unit("us").dt.replace_time_zone(None)
-    if ts.null_count():
-        raise DataError("null timestamp", where=f"bars.ts row {ts.is_null().arg_max()}")
-    ts_i = ts.cast(pl.Int64).to_numpy()
-    bad = np.flatnonzero(np.diff(ts_i) <= 0)
-    if bad.size:
-        raise DataError("timestamps are not strictly increasing", where=f"bars.ts row {bad[0] + 1}")
+    ts_i = _timestamps(bars["ts"])
     cols = {}
     for name in ("open", "high", "low", "close", "volume"):
         if name == "volume" and name not in bars.columns:
@@ -168,10 +305,34 @@ def _prepare(bars: pl.DataFrame) -> _Bars:
                 f"{name} is missing, not finite or not positive", where=f"bars.{name} row {bad[0]}"
             )
         cols[name] = np.ascontiguousarray(arr)
-    day = ts_i // 86_400_000_000
-    day_end = np.append(np.diff(day) != 0, True)
-    n_days = int(np.count_nonzero(day_end))
-    return _Bars(ts_i, day_end, OHLC(**cols, bars_per_year=252.0 * bars.height / n_days))
+    ann, period_end = _periods(ts_i)
+    bars_per_year = ann.periods_per_year * bars.height / (ann.returns + 1)
+    return _Bars(ts_i, period_end, ann, OHLC(**cols, bars_per_year=bars_per_year))
+
+
+def annualization(frame: pl.DataFrame) -> Annualization:
+    """How the engine annualises Sharpe and Sortino on a bar series: decided from the ``ts`` column
+    alone, so ``frame`` may be the bars or an equity curve of them (``run(...).equity``)."""
+    if not isinstance(frame, pl.DataFrame) or "ts" not in frame.columns:
+        raise DataError("need a polars DataFrame with a ts column", where="ts")
+    if not isinstance(frame.schema["ts"], pl.Datetime):
+        raise DataError(f"ts must be a Datetime column, got {frame.schema['ts']}", where="ts")
+    if frame.height < 2:
+        raise DataError(f"need at least 2 rows, got {frame.height}", where="ts")
+    return _periods(_timestamps(frame["ts"]))[0]
+
+
+def period_returns(equity: pl.DataFrame) -> np.ndarray:
+    """The returns behind ``sharpe``/``sortino``, out of an equity curve (``ts, equity``, e.g.
+    ``run(...).equity``): equity at the last bar of each return period over the previous such equity,
+    minus 1, while that previous equity is positive (a run gone bust stops counting)."""
+    if equity.height < 2:
+        return np.empty(0)
+    _, end = _periods(_timestamps(equity["ts"]))
+    at_end = equity["equity"].cast(pl.Float64).to_numpy()[end]
+    prev, cur = at_end[:-1], at_end[1:]
+    keep = prev > 0
+    return cur[keep] / prev[keep] - 1.0
 
 
 def bars_from_pandas(df: Any) -> pl.DataFrame:
@@ -484,7 +645,7 @@ def _vol(b: _Bars, size: Size) -> np.ndarray:
 
 def _ohlc_args(b: _Bars) -> tuple[np.ndarray, ...]:
     o = b.ohlc
-    return o.open, o.high, o.low, o.close, b.day_end
+    return o.open, o.high, o.low, o.close, b.period_end
 
 
 # -- sweep -----------------------------------------------------------------------------------------------
@@ -511,7 +672,7 @@ def iter_sweep(
 
     Memory is the bars, the indicator rows (at most ``max_indicator_bytes``, unless one chunk needs more)
     and one chunk of results: 1M bars × 1000 SMA pairs stays around 1 GiB. ``blocks=S`` (>= 2, at most
-    half the number of daily returns) adds the ``block_moments`` column (see the module docstring).
+    half the number of period returns) adds the ``block_moments`` column (see the module docstring).
     """
     spec = get_strategy(strategy)
     settings = _settings(fill, direction, cash, commission, spread, size)
@@ -559,6 +720,7 @@ def iter_sweep(
             no_trades,
             day_block,
             n_blocks,
+            b.ann.periods_per_year,
         )
         result = _metrics_frame(frame.slice(start, stop - start), out)
         if n_blocks:
@@ -570,18 +732,19 @@ def iter_sweep(
 
 
 def _day_blocks(b: _Bars, blocks: int) -> np.ndarray:
-    """Per bar, the block of the daily return completed there (-1 elsewhere); empty when ``blocks=0``."""
+    """Per bar, the block of the period return completed there (-1 elsewhere); empty when ``blocks=0``."""
     if isinstance(blocks, bool) or not isinstance(blocks, int | np.integer):
         raise ConfigError(f"blocks must be an integer, got {blocks!r}")
     if blocks == 0:
         return np.empty(0, np.int64)
-    ends = np.flatnonzero(b.day_end)
+    ends = np.flatnonzero(b.period_end)
     n_returns = ends.size - 1
     if blocks < 2 or n_returns < 2 * blocks:
         raise ConfigError(
-            f"blocks={blocks}: need 2 <= blocks <= daily returns / 2 (the bars give {n_returns})"
+            f"blocks={blocks}: need 2 <= blocks <= period returns / 2 (the bars give {n_returns} "
+            f"{b.ann.period} returns)"
         )
-    day_block = np.full(b.day_end.shape[0], -1, np.int64)
+    day_block = np.full(b.period_end.shape[0], -1, np.int64)
     size, extra = divmod(n_returns, blocks)  # the first ``extra`` blocks get one return more
     day_block[ends[1:]] = np.repeat(
         np.arange(blocks, dtype=np.int64), [size + 1] * extra + [size] * (blocks - extra)
@@ -610,10 +773,10 @@ def sweep(
     combinations, in their order, each satisfying the strategy's constraint: one kernel pass, no cross
     product). One row per combination: params then ``METRICS``.
 
-    ``blocks=S`` adds one column ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``): the daily returns
-    cut into ``S`` contiguous, nearly equal time blocks, and per block ``count, sum r, sum r²`` (row-major
+    ``blocks=S`` adds one column ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``): the period returns
+    behind ``sharpe`` (:func:`annualization`) cut into ``S`` contiguous, nearly equal time blocks, and per block ``count, sum r, sum r²`` (row-major
     (S, 3)); the input of :func:`workbench.optimize.overfit.pbo_cscv`. ``ConfigError`` when ``S < 2`` or
-    the bars give fewer than ``2 * S`` daily returns.
+    the bars give fewer than ``2 * S`` period returns.
     """
     chunks = list(
         iter_sweep(
@@ -652,14 +815,20 @@ def _metrics_frame(params: pl.DataFrame, out: np.ndarray) -> pl.DataFrame:
 @dataclass(frozen=True)
 class BacktestResult:
     """One backtest: ``metrics`` (``METRICS`` names; null-like NaN as ``None``), the equity curve
-    (``ts, equity, drawdown_pct``) and the closed trades."""
+    (``ts, equity, drawdown_pct``), the closed trades (times = fill times) and the ``annualization``
+    of ``sharpe``/``sortino`` (``annualization.to_dict()`` states it in JSON)."""
 
     strategy: str
     params: dict[str, Any]
     metrics: dict[str, Any]
     equity: pl.DataFrame
     trades: pl.DataFrame
+    annualization: Annualization
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def returns(self) -> np.ndarray:
+        """The period returns ``sharpe`` and ``sortino`` are computed from (:func:`period_returns`)."""
+        return period_returns(self.equity)
 
     def to_trades(self, symbol: str = "") -> pl.DataFrame:
         """The trades in the ingest ``TRADES_SCHEMA`` (for :mod:`workbench.analytics` and the store)."""
@@ -723,15 +892,16 @@ def run(
     tr = np.empty((n + 2, len(K.TRADE_FIELDS)))
     out = K.sweep_kernel(
         *_ohlc_args(b), matrix, *arrays, np.array([sl]), np.array([tp]), _vol(b, settings.size),
-        *settings.kernel_args(), eq, tr, np.empty(0, np.int64), 0,
+        *settings.kernel_args(), eq, tr, np.empty(0, np.int64), 0, b.ann.periods_per_year,
     )[0]  # fmt: skip
-    tr = tr[: int(out[3])]
+    tr = tr[: int(out[METRICS.index("trades")])]
     ts = pl.Series("ts", b.ts).cast(pl.Datetime("us"))
     equity = pl.DataFrame({"ts": ts, "equity": eq}).with_columns(
         drawdown_pct=(1.0 - pl.col("equity") / pl.col("equity").cum_max()) * 100.0
     )
     entry_bar = tr[:, 0].astype(np.int64)
     exit_bar = tr[:, 1].astype(np.int64)
+    entry_us, exit_us = _fill_times(b, settings.fill_close, entry_bar, exit_bar, tr[:, 5], tr[:, 8])
     trades = pl.DataFrame(
         {
             "trade_id": np.arange(1, tr.shape[0] + 1, dtype=np.int64),
@@ -739,8 +909,8 @@ def run(
             "size": tr[:, 3],
             "entry_bar": entry_bar,
             "exit_bar": exit_bar,
-            "entry_time": ts.gather(entry_bar),
-            "exit_time": ts.gather(exit_bar),
+            "entry_time": pl.Series(entry_us, dtype=pl.Int64).cast(pl.Datetime("us")),
+            "exit_time": pl.Series(exit_us, dtype=pl.Int64).cast(pl.Datetime("us")),
             "entry_price": tr[:, 4],
             "exit_price": tr[:, 5],
             "commission": tr[:, 6],
@@ -759,9 +929,30 @@ def run(
         metrics=metrics,
         equity=equity,
         trades=trades,
+        annualization=b.ann,
         settings={"fill": fill, "direction": direction, "cash": cash, "commission": commission,
                   "spread": spread, "size": settings.size},
     )  # fmt: skip
+
+
+def _fill_times(
+    b: _Bars,
+    fill_close: bool,
+    entry_bar: np.ndarray,
+    exit_bar: np.ndarray,
+    exit_price: np.ndarray,
+    reason: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entry and exit fill times (int64 µs): a fill at a bar's open at its ``ts``, at its close at its
+    close time (stops and take-profits filled inside a bar included; see the module docstring)."""
+    if entry_bar.shape[0] == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    close = _close_times(b.ts, b.ann.period)
+    entry = close[entry_bar] if fill_close else b.ts[entry_bar]
+    code = reason.astype(np.int64)
+    stop = (code == 1) | (code == 2)
+    at_open = ((code == 0) & (not fill_close)) | (stop & (exit_price == b.ohlc.open[exit_bar]))
+    return entry, np.where(at_open, b.ts[exit_bar], close[exit_bar])
 
 
 def signals(

@@ -284,7 +284,9 @@ def macd(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, 
 
 @dataclass(frozen=True)
 class OHLC:
-    """Bar arrays (float64) the indicator builders read; ``bars_per_year`` is 252 × bars per day."""
+    """Bar arrays (float64) the indicator builders read; ``bars_per_year`` annualises bar returns: the
+    engine's periods per year × bars per return period (:func:`workbench.backtest.engine.annualization`:
+    e.g. 252 × bars per trading day, 365 × bars per day for a 24/7 market, 12 for monthly bars)."""
 
     open: np.ndarray
     high: np.ndarray

@@ -15,21 +15,24 @@ overfitting (PBO) by combinatorially symmetric cross-validation (CSCV).
 
 Conventions:
 
-* **Per period, not annualised.** :func:`deflated_sharpe` takes Sharpe ratios per return period (per
-  day for the engine): ``mean / std(ddof=1)`` of the daily returns. The engine's ``sharpe`` column is
-  annualised as ``mean / std × √252`` (``_DAYS_PER_YEAR`` in :mod:`workbench.backtest._kernel`), so a
-  per-day Sharpe is ``sharpe / √252``; :func:`overfitting` does that division with ``periods_per_year``
-  and reports its Sharpe ratios annualised again, like the engine.
+* **Per period, not annualised.** :func:`deflated_sharpe` takes Sharpe ratios per return period:
+  ``mean / std(ddof=1)`` of the engine's period returns (daily returns of the marked-to-market equity,
+  or one per bar when the bars are coarser than a day: :func:`workbench.backtest.annualization`). The
+  engine's ``sharpe`` column is annualised as ``mean / std × √P`` with ``P`` chosen from the bars (252,
+  365, 52, 12 ...), so a per-period Sharpe is ``sharpe / √P``; :func:`overfitting` does that division
+  with ``periods_per_year`` (:func:`assess` takes ``P`` from the chosen trial's equity curve, so monthly
+  bars are deflated with √12, never √252) and reports its Sharpe ratios annualised again, like the
+  engine.
 * ``kurtosis`` is the plain (non-excess) kurtosis: 3 for normal returns. :func:`overfitting` estimates
   skew and kurtosis with ``scipy.stats.skew`` / ``kurtosis(fisher=False)`` (the biased moment
-  estimators) from the chosen trial's daily returns when it is given them (:func:`daily_returns` of
+  estimators) from the chosen trial's period returns when it is given them (:func:`daily_returns` of
   ``workbench.backtest.run(...).equity``); without them it assumes normal returns (skew 0, kurtosis 3)
   and says so (``normal_assumed``). The block moments (count, sum, sum of squares) give the number of
   observations, the mean and the variance, but not the third and fourth moments.
 * ``N`` (trials) = the trials with a finite Sharpe ratio; ``V[SR_n]`` = their sample variance
   (``ddof=1``). The null hypothesis is the paper's: all trials have a true Sharpe ratio of 0, so
   ``SR0*`` does not add the trials' mean Sharpe ratio (López de Prado's later variant does).
-* CSCV performance = the Sharpe ratio (per period) of the daily returns of the pooled blocks, from the
+* CSCV performance = the Sharpe ratio (per period) of the period returns of the pooled blocks, from the
   pooled count / sum / sum of squares. A trial whose Sharpe ratio is undefined in a half (fewer than two
   returns, or zero variance) ranks last there (ties share their average rank); it is never the
   in-sample best unless every trial is undefined, and then the split is left out (``n_splits`` counts
@@ -48,6 +51,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from workbench.backtest import annualization, period_returns
 from workbench.errors import ConfigError
 
 __all__ = [
@@ -155,7 +159,7 @@ def pbo_cscv(moments: np.ndarray, *, max_elements: int = _MAX_ELEMENTS) -> PBO:
     """Probability of backtest overfitting by CSCV from per-block return moments.
 
     ``moments``: shape (N trials, S blocks, 3), per trial and time block ``(count, sum r, sum r²)`` of
-    its daily returns (:func:`workbench.backtest.sweep` with ``blocks=S``, column ``block_moments``
+    its period returns (:func:`workbench.backtest.sweep` with ``blocks=S``, column ``block_moments``
     reshaped). ``S`` must be even; all ``C(S, S/2)`` splits are used (S = 16: 12 870). A split and its
     complement share the same two Sharpe matrices, so half of them are computed, ``max_elements``
     trials × splits at a time (memory stays around 10 such float64 arrays).
@@ -213,16 +217,10 @@ def pbo_cscv(moments: np.ndarray, *, max_elements: int = _MAX_ELEMENTS) -> PBO:
 
 
 def daily_returns(equity: pl.DataFrame) -> np.ndarray:
-    """The daily returns the engine's ``sharpe`` is computed from, out of an equity curve (``ts,
-    equity``, e.g. ``workbench.backtest.run(...).equity``): equity at the last bar of each calendar day
-    over the previous such equity, minus 1, while that previous equity is positive."""
-    ts = equity["ts"].dt.cast_time_unit("us").dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
-    eq = equity["equity"].cast(pl.Float64).to_numpy()
-    day = ts // 86_400_000_000
-    at_close = eq[np.append(np.diff(day) != 0, True)]
-    prev, cur = at_close[:-1], at_close[1:]
-    keep = prev > 0
-    return cur[keep] / prev[keep] - 1.0
+    """The returns the engine's ``sharpe`` is computed from, out of an equity curve (``ts, equity``, e.g.
+    ``workbench.backtest.run(...).equity``): :func:`workbench.backtest.period_returns` (daily returns
+    of the marked-to-market equity, or one per bar for bars coarser than a day; the name is kept)."""
+    return period_returns(equity)
 
 
 @dataclass(frozen=True)
@@ -271,10 +269,12 @@ def overfitting(
 
     ``rows``: one row per trial, with the engine's annualised ``sharpe`` (null = undefined) and, for
     the PBO, ``block_moments`` (``sweep(..., blocks=S)``; null rows are left out). ``returns``: the
-    chosen trial's daily returns (:func:`daily_returns` of its ``run(...).equity``) for skew and
+    chosen trial's period returns (:func:`daily_returns` of its ``run(...).equity``) for skew and
     kurtosis; without them normal returns are assumed. The number of returns comes from the chosen
     row's block moments, else from ``returns``; when both are there they must agree (else the returns
-    are not that trial's). ``periods_per_year``: the engine's annualisation (252 daily returns).
+    are not that trial's). ``periods_per_year``: the engine's annualisation of ``sharpe`` on these
+    bars (``workbench.backtest.annualization(bars).periods_per_year``; 252 for daily returns of a
+    market closed at weekends, the default).
     """
     if "sharpe" not in rows.columns:
         raise ConfigError("overfitting: rows lack the 'sharpe' column")
@@ -343,11 +343,12 @@ CSCV_BLOCKS = 16  # S: C(16, 8) = 12,870 splits (Bailey et al. use S = 16)
 
 def cscv_blocks(bars: pl.DataFrame, most: int = CSCV_BLOCKS) -> int:
     """The ``blocks=S`` a search over ``bars`` should ask the sweep for: ``most`` (16), fewer when the
-    bars hold fewer than ``2 × most`` daily returns (S even, at least 2), 0 (no PBO) under 4 returns.
-    Daily returns as the engine counts them: calendar days with bars - 1."""
-    if bars.height == 0:
+    bars hold fewer than ``2 × most`` period returns (S even, at least 2), 0 (no PBO) under 4 returns.
+    Period returns as the engine counts them (:func:`workbench.backtest.annualization`: periods with
+    bars - 1)."""
+    if bars.height < 2:
         return 0
-    n_returns = int(bars["ts"].dt.date().n_unique()) - 1
+    n_returns = annualization(bars).returns
     s = min(most, n_returns // 2)
     s -= s % 2
     return s if s >= 2 else 0
@@ -355,10 +356,12 @@ def cscv_blocks(bars: pl.DataFrame, most: int = CSCV_BLOCKS) -> int:
 
 def assess(rows: pl.DataFrame, best_index: int, equity: pl.DataFrame) -> Overfit | None:
     """:func:`overfitting` of a search's trials ``rows`` (``sharpe``, optionally ``block_moments``) with
-    the chosen trial's daily returns from its ``equity`` curve (``workbench.backtest.run(...).equity`` on
-    the bars it was chosen on). None when the chosen trial has no returns to judge (fewer than two
-    days), so the store keeps nulls rather than a guess."""
+    the chosen trial's period returns from its ``equity`` curve (``workbench.backtest.run(...).equity``
+    on the bars it was chosen on), de-annualised with the engine's ``periods_per_year`` for those bars.
+    None when the chosen trial has no returns to judge (fewer than two periods), so the store keeps
+    nulls rather than a guess."""
     returns = daily_returns(equity)
     if returns.size < 2 or np.unique(returns).size < 2:
         return None
-    return overfitting(rows, best_index, returns=returns)
+    ppy = annualization(equity).periods_per_year
+    return overfitting(rows, best_index, returns=returns, periods_per_year=ppy)

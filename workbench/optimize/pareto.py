@@ -1,4 +1,7 @@
-"""Pareto ranks (non-dominated sorting) of trials over several objectives."""
+"""Ranks of trials: by one objective (:func:`ranks_by`) or Pareto ranks over several (non-dominated
+sorting, :func:`pareto_ranks`). Values are oriented so larger is better; NaN (undefined, e.g. a profit
+factor without trades) is the worst, ``+inf`` (a profit factor without a losing trade) the best when
+maximised."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["pareto_ranks", "oriented"]
+__all__ = ["pareto_ranks", "oriented", "ranks_by"]
 
 
 def oriented(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
@@ -19,6 +22,17 @@ def oriented(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
             v[:, j] = -v[:, j]
     v[np.isnan(v)] = -np.inf
     return v
+
+
+def ranks_by(values: np.ndarray, mode: str) -> np.ndarray:
+    """Rank (1 = best) of each value by one objective (``"max"``/``"min"``): ``+inf`` first when
+    maximising (last when minimising), NaN last either way, ties by position (the combination order)."""
+    raw = np.asarray(values, dtype=np.float64).ravel()
+    v = oriented(raw.reshape(-1, 1), [mode])[:, 0]
+    order = np.lexsort((np.arange(v.size), -v, np.isnan(raw)))  # defined first, best first, by position
+    ranks = np.empty(v.size, dtype=np.int64)
+    ranks[order] = np.arange(1, v.size + 1)
+    return ranks
 
 
 def pareto_ranks(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:

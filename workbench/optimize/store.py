@@ -131,7 +131,10 @@ def store_backtest(
     """Store one engine backtest (origin ``sweep``) with its trades and parameters; returns its id.
 
     The summary columns are :func:`workbench.analytics.compute_metrics` of the stored trades, as for
-    an ingested export, so ``workbench metrics ID`` reads back the same figures.
+    an ingested export, so ``workbench metrics ID`` reads back the same figures (its ``sharpe_ratio`` is
+    the closed-trade-balance Sharpe of docs/analytics.md). The engine's own metrics (``sharpe`` and
+    ``sortino`` of the marked-to-market equity) are kept in ``meta.engine_metrics`` with
+    ``meta.annualization`` saying how they were annualised.
     """
     bid = int(con.execute(Q.next_object_id).fetchall()[0][0])
     settings = {k: (str(v) if k == "size" else v) for k, v in result.settings.items()}
@@ -148,7 +151,14 @@ def store_backtest(
         end=result.equity["ts"].max(),
         parameters=clean(result.params),
         trades=result.to_trades(symbol=symbol),
-        meta=clean({"engine_metrics": result.metrics, "settings": settings, **dict(meta or {})}),
+        meta=clean(
+            {
+                "engine_metrics": result.metrics,
+                "annualization": result.annualization.to_dict(),  # of engine_metrics' sharpe/sortino
+                "settings": settings,
+                **dict(meta or {}),
+            }
+        ),
     )
     write_backtest(con, bid, parsed, f"sweep:{result.strategy}", None, origin="sweep")
     return bid

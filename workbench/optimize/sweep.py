@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,11 +10,11 @@ from typing import Any
 
 import polars as pl
 
-from workbench.backtest import METRICS, get_strategy, iter_sweep, run
+from workbench.backtest import METRICS, annualization, get_strategy, iter_sweep, run
 from workbench.errors import ConfigError
 from workbench.optimize.overfit import assess, cscv_blocks
-from workbench.optimize.store import insert_optimization, insert_results, results_frame, store_backtest
-from workbench.store import Q
+from workbench.optimize.pareto import ranks_by
+from workbench.optimize.store import clean, insert_optimization, insert_results, results_frame, store_backtest
 
 __all__ = ["SweepOutcome", "run_sweep", "DIRECTIONS"]
 
@@ -23,6 +22,7 @@ __all__ = ["SweepOutcome", "run_sweep", "DIRECTIONS"]
 DIRECTIONS: dict[str, str] = {
     "total_return_pct": "max",
     "sharpe": "max",
+    "sortino": "max",
     "max_drawdown_pct": "min",
     "trades": "max",
     "win_rate": "max",
@@ -40,6 +40,7 @@ class SweepOutcome:
     best_metrics: dict[str, Any]
     seconds: float
     overfitting: dict[str, Any] | None = None  # deflated Sharpe + PBO (workbench.optimize.overfit)
+    annualization: dict[str, Any] | None = None  # how sharpe/sortino are annualised on these bars
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class SweepOutcome:
             "best": {"params": self.best_params, "metrics": self.best_metrics},
             "seconds": round(self.seconds, 3),
             "overfitting": self.overfitting,
+            "annualization": self.annualization,
         }
 
 
@@ -66,10 +68,15 @@ def run_sweep(
 ) -> SweepOutcome:
     """Sweep ``grid`` over the bars ``data`` (``SYMBOL:TF``) and store it in one transaction.
 
-    Stores one ``optimizations`` row (origin ``sweep``, algo ``grid``), one ``optimization_results`` row
-    per valid combination (streamed chunk by chunk from :func:`iter_sweep`; ``rank`` = position by
-    ``rank_by``, nulls last, ties by combination order), and re-runs the best combination with
-    :func:`workbench.backtest.run` to store it as a full backtest with its trades. The overfitting checks
+    Stores one ``optimizations`` row (origin ``sweep``, algo ``grid``; ``meta.annualization`` states how
+    ``sharpe``/``sortino`` are annualised on these bars), one ``optimization_results`` row per valid
+    combination (evaluated chunk by chunk with :func:`iter_sweep`; ``rank`` = position by ``rank_by``
+    with :func:`workbench.optimize.pareto.ranks_by`: ``+inf`` first when maximised, e.g. a profit factor
+    without a losing trade, nulls last, ties by combination order), and re-runs the best combination
+    with :func:`workbench.backtest.run` to store it as a full backtest with its trades. The ranking
+    keeps every combination's parameters and metrics in memory (about 8 bytes per column per
+    combination) until it is stored: the stored JSON has no infinity (``+inf`` is written as null), so
+    the rank is computed from the engine's values before they are stored. The overfitting checks
     (:func:`workbench.optimize.overfit.assess`: deflated Sharpe ratio of the best combination, PBO by
     CSCV over every combination's block moments) go into the row's ``deflated_sharpe``/``pbo`` columns
     and ``meta.overfitting``.
@@ -84,8 +91,22 @@ def run_sweep(
     blocks = cscv_blocks(bars)
     chunks = iter_sweep(bars, spec, grid, chunk_size=chunk_size, blocks=blocks, **engine)
     first = next(chunks)  # raises before anything is written when the grid or settings are bad
+    ann = annualization(bars).to_dict()
     params = [c for c in first.columns if c not in METRICS and c != "block_moments"]
+    tables: list[pl.DataFrame] = []  # params + metrics of every combination, ranked before storing
     trials: list[pl.DataFrame] = []  # sharpe (+ block moments) of every combination, for the PBO
+    for chunk in itertools.chain([first], chunks):
+        tables.append(chunk.select(*params, *METRICS))
+        trials.append(chunk.select(c for c in ("sharpe", "block_moments") if c in chunk.columns))
+    table = pl.concat(tables)
+    ranks = ranks_by(table[rank_by].cast(pl.Float64).fill_null(float("nan")).to_numpy(), DIRECTIONS[rank_by])
+    best_i = int(ranks.argmin())
+    best = table.row(best_i, named=True)
+    best_params = {p: best[p] for p in params}
+    best_metrics = clean({m: best[m] for m in METRICS})
+    result = run(bars, spec, best_params, **engine)
+    check = assess(pl.concat(trials), best_i, result.equity)  # the run stored just below
+    overfit = check.to_dict() if check else {}
     with ws.store.transaction() as con:
         oid = insert_optimization(
             con,
@@ -99,35 +120,30 @@ def run_sweep(
             cash=cash,
             algo="grid",
             objectives={rank_by: DIRECTIONS[rank_by]},
-            meta={"grid": dict(grid), **engine},
+            meta={"grid": dict(grid), **engine, "annualization": ann, "overfitting": overfit},
+            deflated_sharpe=overfit.get("deflated_sharpe"),
+            pbo=overfit.get("pbo"),
         )
         combos = 0
-        for chunk in itertools.chain([first], chunks):
+        for part in tables:
             frame = results_frame(
-                oid, chunk, params=params, objectives=[rank_by], metrics=list(METRICS), trial_offset=combos
+                oid,
+                part,
+                params=params,
+                objectives=[rank_by],
+                metrics=list(METRICS),
+                trial_offset=combos,
+                rank=pl.Series("rank", ranks[combos : combos + part.height]),
             )
             combos += insert_results(con, frame)
-            trials.append(chunk.select(c for c in ("sharpe", "block_moments") if c in chunk.columns))
-        sign = 1.0 if DIRECTIONS[rank_by] == "max" else -1.0
-        con.execute(Q.optimize_rank_results, [oid, f"$.{rank_by}", sign])
-        row = con.execute(Q.optimize_best_result, [oid]).fetchall()[0]
-        best_params = json.loads(row[1])
-        best_metrics = json.loads(row[3])
-        result = run(bars, spec, best_params, **engine)
-        check = assess(pl.concat(trials), int(row[0]) - 1, result.equity)  # the run stored just below
-        overfit = check.to_dict() if check else {}
-        con.execute(
-            Q.set_optimization_overfitting,
-            [oid, overfit.get("deflated_sharpe"), overfit.get("pbo"), json.dumps({"overfitting": overfit})],
-        )
         bid = store_backtest(
             con,
             result,
             name=f"{spec.name} {' '.join(f'{k}={v}' for k, v in best_params.items())} {data} (best of sweep)",
             symbol=symbol,
             timeframe=tf,
-            meta={"optimization_id": oid, "trial": row[0]},
+            meta={"optimization_id": oid, "trial": best_i + 1},
         )
     return SweepOutcome(
-        oid, (bid,), combos, best_params, best_metrics, time.perf_counter() - t0, overfit or None
+        oid, (bid,), combos, best_params, best_metrics, time.perf_counter() - t0, overfit or None, ann
     )

@@ -12,8 +12,10 @@ plus the node, job and process that evaluated it. The bars go to the cluster onc
 reach the trainable through ``tune.with_parameters``. Objectives are ``METRIC:max|min`` over
 :data:`workbench.backtest.METRICS`.
 
-* one objective: ``rank`` = position by the objective (nulls last, ties by combination order); the
-  best combination is the ``pareto`` list's only entry;
+* one objective: ``rank`` = position by the objective (:func:`ranks_by`: ``+inf`` first when maximised,
+  e.g. a profit factor without a losing trade; nulls last; ties by combination order); the best
+  combination is the ``pareto`` list's only entry (its stored objectives JSON says null for ``+inf``:
+  JSON has no infinity);
 * several objectives: ``rank`` = Pareto rank (1 = non-dominated, :func:`pareto_ranks`); ``pareto`` is
   every rank-1 combination. A combination that breaks the strategy's constraint (TPE/NSGA-II only: the
   grid and random searches never draw one) is stored with null objectives and null rank.
@@ -56,11 +58,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workbench.backtest import METRICS, get_strategy, run, sweep
+from workbench.backtest import METRICS, annualization, get_strategy, run, sweep
 from workbench.backtest.engine import _grid_frame
 from workbench.errors import ConfigError, StrategyError
 from workbench.optimize.overfit import Overfit, assess, cscv_blocks
-from workbench.optimize.pareto import oriented, pareto_ranks
+from workbench.optimize.pareto import oriented, pareto_ranks, ranks_by
 from workbench.optimize.store import clean, insert_optimization, insert_results, results_frame
 
 __all__ = [
@@ -115,6 +117,7 @@ class OptimizeOutcome:
     seconds: float
     dashboard_url: str | None = None
     overfitting: dict[str, Any] | None = None  # deflated Sharpe + PBO (see _summary)
+    annualization: dict[str, Any] | None = None  # how sharpe/sortino are annualised on these bars
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +129,7 @@ class OptimizeOutcome:
             "seconds": round(self.seconds, 3),
             "dashboard_url": self.dashboard_url,
             "overfitting": self.overfitting,
+            "annualization": self.annualization,
         }
 
 
@@ -551,9 +555,7 @@ def _ranked(rows: list[dict[str, Any]], objectives: tuple[Objective, ...]) -> np
     if len(objectives) > 1:
         ranks[idx] = pareto_ranks(values[idx], modes)
     else:
-        v = oriented(values[idx], modes)[:, 0]
-        order = np.lexsort((np.arange(idx.size), -v))  # best first, ties by combination order
-        ranks[idx[order]] = np.arange(1, idx.size + 1)
+        ranks[idx] = ranks_by(values[idx, 0], modes[0])  # +inf first when maximised, NaN last
     return ranks
 
 
@@ -683,6 +685,7 @@ def run_optimize(
             ray.shutdown()
     nodes = sorted({r["node_id"] for _, rows, _ in runs for r in rows})
     overfit = _summary(checks)
+    ann = annualization(bars).to_dict()
     with ws.store.transaction() as con:
         oid = insert_optimization(
             con,
@@ -697,7 +700,7 @@ def run_optimize(
             algo=algo,
             objectives={o.metric: o.mode for o in objectives},
             meta={"grid": dict(grid), "trials": trials, "walk_forward": walk_forward, "seed": seed,
-                  "nodes": nodes, "folds": folds, "overfitting": overfit, **engine},
+                  "nodes": nodes, "folds": folds, "overfitting": overfit, "annualization": ann, **engine},
             deflated_sharpe=overfit["deflated_sharpe"],
             pbo=overfit["pbo"],
         )  # fmt: skip
@@ -737,6 +740,7 @@ def run_optimize(
         time.perf_counter() - t0,
         dashboard_url,
         overfit,
+        ann,
     )
 
 

@@ -195,6 +195,62 @@ def test_stop_gap_fills_at_the_open_and_short_stops():
     assert t["exit_reason"].to_list() == ["take_profit"] and t["exit_price"][0] == pytest.approx(99 * 0.95)
 
 
+# -- trade times are fill times -------------------------------------------------------------------------------
+
+
+def test_trade_times_are_fill_times():
+    # hourly bars from 00:00: bar i opens at i:00 and closes at (i + 1):00
+    h = lambda i: datetime(2024, 1, 1, i)  # noqa: E731
+    t = run(TINY, LEVEL, fill="next_open").trades.row(0, named=True)
+    assert (t["entry_bar"], t["exit_bar"]) == (2, 4)
+    assert (t["entry_time"], t["exit_time"]) == (h(2), h(4))  # at those bars' opens
+    t = run(TINY, LEVEL, fill="close").trades.row(0, named=True)
+    assert (t["entry_bar"], t["exit_bar"]) == (1, 3)
+    assert (t["entry_time"], t["exit_time"]) == (h(2), h(4))  # at bars 1 and 3's closes
+    # a stop touched inside bar 3 (next-open entry on bar 2): known filled by bar 3's close
+    t = run(STOPS, LEVEL, sl=0.02).trades.row(0, named=True)
+    assert (t["exit_bar"], t["exit_reason"], t["exit_time"]) == (3, "stop_loss", h(4))
+    # a stop filled at bar 2's open through a gap: at that open
+    gap = make_bars([(99, 99.5, 98.5, 99), (99, 101.5, 98.8, 101), (97, 97.5, 96, 97.5), (97, 98, 96, 97)])
+    t = run(gap, LEVEL, fill="close", sl=0.02).trades.row(0, named=True)
+    assert (t["exit_price"], t["entry_time"], t["exit_time"]) == (97.0, h(2), h(2))
+    # bankruptcy is found at bar 3's close
+    t = run(TINY, LEVEL, size=Size.units(10_000)).trades.row(0, named=True)
+    assert (t["exit_reason"], t["exit_time"]) == ("bankrupt", h(4))
+    # the ingest schema carries the same times
+    frame = run(TINY, LEVEL, fill="close").to_trades("X")
+    assert (frame["open_time"][0], frame["close_time"][0]) == (h(2), h(4))
+
+
+def test_close_time_is_the_bar_period_after_the_start_across_gaps_and_months():
+    # a weekend gap: Friday's 23:00 bar closes at Saturday 00:00, not at Monday's first bar
+    fri = datetime(2024, 1, 5, 22)
+    ts = [
+        fri,
+        datetime(2024, 1, 5, 23),
+        datetime(2024, 1, 8, 0),
+        datetime(2024, 1, 8, 1),
+        datetime(2024, 1, 8, 2),
+    ]
+    rows = [(99, 99, 99, 99), (99, 101, 99, 101), (101, 101, 98, 98), (98, 98, 98, 98), (98, 98, 98, 98)]
+    bars = make_bars(rows).with_columns(pl.Series("ts", ts).cast(pl.Datetime("us")))
+    t = run(bars, LEVEL, fill="close").trades.row(0, named=True)
+    assert (t["entry_time"], t["exit_time"]) == (datetime(2024, 1, 6), datetime(2024, 1, 8, 1))
+    # monthly bars: the close of February's bar is March 1st (a calendar month, not 31 days)
+    months = make_bars(rows).with_columns(
+        pl.date_range(datetime(2024, 1, 1), datetime(2024, 5, 1), "1mo", eager=True).cast(pl.Datetime("us"))
+        .alias("ts")
+    )  # fmt: skip
+    t = run(months, LEVEL, fill="close").trades.row(0, named=True)
+    assert (t["entry_bar"], t["entry_time"], t["exit_time"]) == (
+        1,
+        datetime(2024, 3, 1),
+        datetime(2024, 4, 1),
+    )
+    t = run(months, LEVEL).trades.row(0, named=True)  # next-open: the opens of March and April
+    assert (t["entry_time"], t["exit_time"]) == (datetime(2024, 3, 1), datetime(2024, 4, 1))
+
+
 def test_commission_and_spread_arithmetic():
     res = run(TINY, LEVEL, fill="next_open", commission=0.001, spread=0.0002, size=Size.fraction(0.5))
     t = res.trades.row(0, named=True)
@@ -262,18 +318,18 @@ def test_grid_counts_and_constraint(bars):
     assert table.select(["fast", "slow"]).is_unique().all()
 
 
-def test_sharpe_is_daily_and_annualised_by_sqrt_252(bars):
-    """Recomputed the plain way from the recorded equity curve: equity at the last bar of each date, pct
-    change, mean / std(ddof=1) * sqrt(252) (quantstats' ``sharpe`` formula with rf=0, periods=252)."""
-    for symbol in ("EURUSD", "GOOG"):
-        res = run(bars[symbol], "sma_cross", {"fast": 10, "slow": 50})
-        daily = res.equity.group_by(pl.col("ts").dt.date(), maintain_order=True).agg(pl.col("equity").last())
-        returns = daily["equity"].to_pandas().pct_change().dropna()
-        assert len(returns) > 200
-        expected = returns.mean() / returns.std(ddof=1) * math.sqrt(252)
-        assert res.metrics["sharpe"] == pytest.approx(expected, rel=1e-9)
-        row = sweep(bars[symbol], "sma_cross", {"fast": [10], "slow": [50]})
-        assert row["sharpe"][0] == pytest.approx(expected, rel=1e-9)
+def test_sharpe_is_daily_on_trading_days(bars):
+    """GOOG (daily bars, no weekend bars): equity at each date's bar, pct change, mean / std(ddof=1) ×
+    √252. The oracles for every convention (quantstats, closed forms, 24/7 markets, monthly bars) are in
+    test_annualization.py."""
+    res = run(bars["GOOG"], "sma_cross", {"fast": 10, "slow": 50})
+    returns = res.equity["equity"].to_pandas().pct_change().dropna()
+    assert len(returns) == bars["GOOG"].height - 1
+    expected = returns.mean() / returns.std(ddof=1) * math.sqrt(252)
+    assert res.metrics["sharpe"] == pytest.approx(expected, rel=1e-9)
+    assert res.annualization.periods_per_year == 252
+    row = sweep(bars["GOOG"], "sma_cross", {"fast": [10], "slow": [50]})
+    assert row["sharpe"][0] == pytest.approx(expected, rel=1e-9)
 
 
 def test_to_trades_feeds_analytics(bars):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from datetime import datetime
 
 import numpy as np
 import polars as pl
@@ -15,6 +16,8 @@ from workbench.backtest import bars_from_pandas, run, sweep
 from workbench.errors import ConfigError
 from workbench.optimize.overfit import (
     PBO,
+    assess,
+    cscv_blocks,
     daily_returns,
     deflated_sharpe,
     expected_max_sharpe,
@@ -220,3 +223,32 @@ def test_overfitting_without_block_moments_or_trials():
     assert (
         overfitting(rows, 1, returns=np.ones(3) * [1, 2, 3]).deflated_sharpe is None
     )  # chosen has no Sharpe
+
+
+def test_monthly_bars_are_deflated_per_month_not_per_day():
+    """On monthly bars the engine's Sharpe is × √12, so the per-period Sharpe ratios the deflated Sharpe
+    ratio needs are ``sharpe / √12``; assess takes P = 12 from the equity curve's timestamps."""
+    rng = np.random.default_rng(3)
+    ts = pl.date_range(datetime(2000, 1, 1), datetime(2019, 12, 1), "1mo", eager=True).cast(pl.Datetime("us"))
+    close = 100 * np.exp(np.cumsum(rng.normal(0.004, 0.045, ts.len())))
+    monthly = pl.DataFrame(
+        {"ts": ts, "open": close, "high": close * 1.02, "low": close * 0.98, "close": close}
+    )
+    assert cscv_blocks(monthly) == 16 and ts.len() - 1 == 239  # one return per bar
+    grid = {"fast": [2, 3, 4, 6], "slow": [8, 10, 12]}
+    rows = sweep(monthly, "sma_cross", grid, blocks=16)
+    best = int(rows["sharpe"].arg_max())
+    chosen = run(monthly, "sma_cross", {k: rows[k][best] for k in grid})
+    assert chosen.annualization.periods_per_year == 12
+    out = assess(rows, best, chosen.equity)
+    assert out is not None and out.periods_per_year == 12.0
+    returns = chosen.returns()
+    per_month = rows["sharpe"].to_numpy() / math.sqrt(12)
+    assert per_month[best] == pytest.approx(returns.mean() / returns.std(ddof=1), rel=1e-9)
+    skew, kurt = stats.skew(returns), stats.kurtosis(returns, fisher=False)
+    expect = dsr_oracle(per_month[best], per_month, returns.size, skew, kurt)
+    assert out.deflated_sharpe == pytest.approx(expect, rel=1e-9)
+    # deflating with √252 (the old bar-count convention) would give another answer
+    wrong = rows["sharpe"].to_numpy() / math.sqrt(252)
+    assert abs(dsr_oracle(wrong[best], wrong, returns.size, skew, kurt) - expect) > 1e-3
+    assert out.sharpe == pytest.approx(rows["sharpe"][best], rel=1e-12)

@@ -9,7 +9,8 @@ import pytest
 
 from workbench.errors import ConfigError
 from workbench.optimize import pareto_ranks, parse_objectives
-from workbench.optimize.tune import fold_bounds
+from workbench.optimize.pareto import ranks_by
+from workbench.optimize.tune import _ranked, fold_bounds
 
 
 def _dominates(a, b, modes) -> bool:
@@ -66,3 +67,15 @@ def test_parse_objectives():
     for bad in (["nope:max"], ["sharpe:up"], ["sharpe:max", "sharpe:min"]):
         with pytest.raises(ConfigError):
             parse_objectives(bad)
+
+
+def test_profit_factor_without_a_losing_trade_ranks_first():
+    """+inf (no losing trade) is the best profit factor; NaN (no trade: undefined) the worst."""
+    pf = np.array([1.5, np.inf, np.nan, 0.5, np.inf])
+    assert ranks_by(pf, "max").tolist() == [3, 1, 5, 4, 2]  # ties by position
+    assert ranks_by(pf, "min").tolist() == [2, 3, 5, 1, 4]  # minimised, +inf is worst (with NaN)
+    rows = [{"profit_factor": v, "valid": 1} for v in pf] + [{"profit_factor": 9.0, "valid": 0}]
+    assert _ranked(rows, parse_objectives(["profit_factor:max"])).tolist() == [3, 1, 5, 4, 2, 0]
+    # Pareto ranks too: +inf dominates any finite profit factor with the same drawdown
+    both = np.array([[np.inf, 1.0], [5.0, 1.0], [np.nan, 0.5]])
+    assert pareto_ranks(both, ["max", "min"]).tolist() == [1, 2, 1]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 
 import numpy as np
 import pytest
 import scipy.stats
 
-from workbench.backtest import run, sweep
+from workbench.backtest import annualization, run, sweep
 from workbench.errors import StrategyError
 from workbench.optimize import run_sweep
 from workbench.optimize.overfit import daily_returns, overfitting
@@ -92,3 +93,38 @@ def test_empty_grid_writes_nothing(ws):
     with pytest.raises(StrategyError):
         run_sweep(ws, "sma_cross", "EURUSD:1h", {"fast": [50], "slow": [10]})
     assert ws.optimizations().height == before
+
+
+def test_profit_factor_without_a_loss_ranks_first_and_the_annualization_is_stated(ws, monkeypatch, capsys):
+    """(175, 400) wins all 4 of its trades: profit factor +inf, the best; the combinations without a
+    trade (undefined profit factor) rank last, in combination order."""
+    grid = {"fast": [10, 175, 1000], "slow": [50, 400, 4900]}
+    bars = ws.bars("EURUSD:1h")
+    direct = sweep(bars, "sma_cross", grid)
+    assert direct.filter(fast=175, slow=400)["profit_factor"][0] == math.inf  # the sweep frame keeps +inf
+    assert direct.filter(slow=4900)["profit_factor"].null_count() == 3  # no trade: null
+    out = run_sweep(ws, "sma_cross", "EURUSD:1h", grid, rank_by="profit_factor", chunk_size=2)
+    assert out.best_params == {"fast": 175, "slow": 400}
+    assert out.best_metrics["trades"] == 4 and out.best_metrics["profit_factor"] is None  # JSON: no inf
+    rows = ws.optimization_results(out.optimization_id).sort("rank")
+    order = [(json.loads(p)["fast"], json.loads(p)["slow"]) for p in rows["parameters"]]
+    assert order == [(175, 400), (10, 400), (10, 50), (10, 4900), (175, 4900), (1000, 4900)]
+    pf = [json.loads(m)["profit_factor"] for m in rows["metrics"]]
+    assert pf[0] is None and pf[1] > pf[2] > 0 and pf[3:] == [None] * 3
+    # the annualisation of sharpe/sortino is stated: outcome, optimisation meta, stored backtest meta
+    ann = annualization(bars).to_dict()
+    assert ann["periods_per_year"] == 252 and ann["basis"] == "daily returns of mark-to-market equity"
+    assert out.to_dict()["annualization"] == ann
+    opt = ws.optimizations().filter(id=out.optimization_id).row(0, named=True)
+    assert json.loads(opt["meta"])["annualization"] == ann
+    meta = ws.backtest(out.backtest_ids[0]).info["meta"]
+    assert meta["annualization"] == ann and meta["engine_metrics"]["profit_factor"] is None
+    # and in `workbench backtest --json`
+    from workbench.cli import main
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(ws.home))
+    code = main(["backtest", "--strategy", "sma_cross", "--data", "EURUSD:1h", "--param", "fast=10,175",
+                 "--param", "slow=50,400", "--rank-by", "profit_factor", "--json"])  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["best"]["params"] == {"fast": 175, "slow": 400}
+    assert data["annualization"] == ann
