@@ -2,6 +2,7 @@
 
     python benchmarks/sweep.py                      # the full table (a few minutes on 2 cores)
     python benchmarks/sweep.py --runs 3 --bt 20 --backtrader 2 --scale-bars 200000   # quicker
+    python benchmarks/sweep.py --workbench-only --runs 31    # the warm workbench sweep alone (seconds)
 
 Case: long-only SMA crossover on backtesting.py's 5 000 hourly EURUSD bars, grid fast 5..50, slow
 10..200 step 5, fast < slow (1 605 combinations), 10 000 cash, no costs.
@@ -250,6 +251,11 @@ def main() -> None:
     ap.add_argument("--scale-bars", type=int, default=1_000_000)
     ap.add_argument("--scale-runs", type=int, default=3)
     ap.add_argument("--chunk", type=int, default=250, help="iter_sweep chunk size of the scaling row")
+    ap.add_argument(
+        "--workbench-only",
+        action="store_true",
+        help="time the warm workbench sweep alone (no peers, no scaling)",
+    )
     ap.add_argument("--child", choices=["first-call", "scale"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -264,6 +270,15 @@ def main() -> None:
     n_bars, n_combos = len(eurusd()), len(PAIRS)
     print(f"SMA crossover, long only: {n_bars} hourly EURUSD bars x {n_combos} combinations", flush=True)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}\n")
+    if args.workbench_only:
+        wb = workbench_sweep()
+        wb()  # warm (cache load)
+        times = [median_time(wb, 1)[0] for _ in range(max(1, args.runs))]
+        t = statistics.median(times)
+        print(f"| workbench sweep, warm | median {t:.4f} s (min {min(times):.4f} s) of {len(times)} | "
+              f"{n_combos / t:,.0f} combos/s | {n_combos * n_bars / t:,.0f} bar x combos/s |")  # fmt: skip
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+        return
 
     # the scaling child first, while this process is small (its ru_maxrss starts from ours)
     scale = run_child(
