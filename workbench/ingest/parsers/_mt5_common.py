@@ -1,13 +1,33 @@
-"""Shared by the MetaTrader 5 HTML parsers (tester report and trade history report).
+"""Shared by the MetaTrader 5 report parsers (tester report as HTML or Excel, trade history report).
 
-Both reports are one UTF-16LE HTML table whose rows fall into titled sections
-("Settings", "Results", "Orders", "Deals", ...). The ``Deals`` section is the ledger:
-MT5 never prints which position a deal belongs to, so closed trades are rebuilt here
-by FIFO matching of ``in`` deals against ``out`` / ``in/out`` / ``out by`` deals per
-symbol and side (a ``sell out`` closes longs, a ``buy out`` closes shorts; this works
-for netting and hedging accounts alike). One trade per exit deal; a partial exit takes
-its share of each entry's commission/swap pro rata by volume, the last share taking the
-remainder so nothing is lost to rounding.
+The reports are one table whose rows fall into titled blocks ("Settings", "Results", "Orders",
+"Deals", ...) in the terminal's interface language. Nothing here depends on that language:
+
+* **Tables by structure** (:func:`layout`): a run of rows whose first cell is an MT5 time
+  (``2024.12.30 10:52:08``) and second an integer ticket is a table; its kind follows from its cells:
+  the Deals table has the deal type (``buy``/``sell``/``balance``...) and direction (``in``/``out``/
+  ``in/out``/``out by``) words, which MT5 never translates; Orders print the volume as
+  ``0.20 / 0.20`` and a fill time; open positions neither. Columns are taken by their place in MT5's
+  fixed column order (the header row's cells only say where each column starts, which matters in
+  the Excel layout's merged cells); the Deals' money columns are the numeric ones between Order and
+  Comment, the last the running balance, and :func:`_check_deals` proves them by arithmetic (each
+  balance = previous balance + the row's other money).
+* **Blocks by structure**: title rows are rows of one text cell that is not a ``label:``; the tester's
+  Settings block is the one whose values include ``H1 (2024.12.30 - 2026.07.01)``, Results the next
+  block of ``label: value`` pairs; a history report's Results are its last block of pairs, the account
+  summary the pairs between the last table and it.
+* **Figures by label, checked by position**: a label is looked up in MT5's translation tables
+  (:mod:`._mt5_labels`); independently every pair gets the name its place in MT5's fixed layout
+  gives it (:data:`_TESTER_RESULTS`, with the shapes of the values as anchors: ``967.94 (8.09%)``
+  after net profit...). Where they disagree the place wins; a label no table knows is read by its
+  place, and all such labels are named in one warning, as are those left out.
+
+The ``Deals`` section is the ledger: MT5 never prints which position a deal belongs to, so closed
+trades are rebuilt here by FIFO matching of ``in`` deals against ``out`` / ``in/out`` / ``out by``
+deals per symbol and side (a ``sell out`` closes longs, a ``buy out`` closes shorts; this works for
+netting and hedging accounts alike). One trade per exit deal; a partial exit takes its share of each
+entry's commission/swap pro rata by volume, the last share taking the remainder so nothing is lost to
+rounding.
 
 MT5 computes its printed statistics per *deal* (``convention = "mt5 per deal"``), as every
 report in ../shared/fixtures/real confirms (four tester reports, two history reports):
@@ -27,14 +47,15 @@ report in ../shared/fixtures/real confirms (four tester reports, two history rep
 
 :func:`platform_totals` puts every printed total in ``stated`` and this recomputation in
 ``platform_figures``; per-position totals of the trades differ exactly when entry deals carry
-money, and a warning then names both.
+money, and a warning then names both. :func:`tester_report` is the whole tester parse, shared by the
+HTML and Excel parsers.
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,10 +65,13 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from workbench.errors import DataError
-from workbench.ingest.records import CASH_FLOWS_SCHEMA, TRADES_SCHEMA, conform, empty
-from workbench.ingest.text import clean, decode, number, optional_number, timestamp
+from workbench.ingest.parsers._mt5_labels import index as _labels
+from workbench.ingest.parsers._numbers import NumberFormat, detect_format
+from workbench.ingest.records import CASH_FLOWS_SCHEMA, TRADES_SCHEMA, Parsed, conform, empty
+from workbench.ingest.text import clean, decode, timestamp
 
 Row = list[str]
+Pairs = list[tuple[str, str]]  # one row's ``label: value`` pairs, label without its colon
 
 _EPS = 1e-9  # volumes are printed with at most a few decimals
 MONEY_TOL = 0.011  # MT5 prints cents
@@ -71,12 +95,7 @@ def head_text(head: bytes) -> str:
 
 def load_rows(data: bytes, what: str) -> list[Row]:
     """Every ``<tr>`` of an MT5 HTML report as its cleaned cell texts."""
-    try:
-        text = decode(data)
-    except UnicodeDecodeError as e:
-        raise DataError(
-            f"{what}: not valid UTF-16 text ({e.reason}); the file is truncated", where="1"
-        ) from None
+    text = decode(data)  # a byte-order mark or zero bytes say UTF-16; strict: errors name the offset
     if not text.rstrip().lower().endswith("</html>"):
         raise DataError(f"{what}: the file does not end with </html>; it is truncated", where="end")
     try:
@@ -87,10 +106,7 @@ def load_rows(data: bytes, what: str) -> list[Row]:
 
 
 def sections(rows: Sequence[Row], titles: Iterable[str]) -> dict[str, list[Row]]:
-    """Rows grouped under the section title rows (a row whose only text is a title).
-
-    Rows before the first title are under ``""``.
-    """
+    """Rows grouped under the given (English) section titles; rows before the first are under ``""``."""
     wanted = set(titles)
     out: dict[str, list[Row]] = {"": []}
     current = ""
@@ -104,14 +120,25 @@ def sections(rows: Sequence[Row], titles: Iterable[str]) -> dict[str, list[Row]]
     return out
 
 
+def _is_label(cell: str) -> bool:
+    return len(cell) > 1 and cell.endswith((":", "："))
+
+
+def row_pairs(row: Row) -> Pairs:
+    """``[("Total Net Profit", "1 665.38"), ...]`` from a row of ``Label: | value`` cells."""
+    return [
+        (row[i][:-1].strip(), row[i + 1])
+        for i in range(len(row) - 1)
+        if _is_label(row[i]) and not _is_label(row[i + 1])
+    ]
+
+
 def label_values(rows: Iterable[Row]) -> dict[str, str]:
-    """``{"Total Net Profit": "1 665.38", ...}`` from rows of ``Label: | value`` pairs."""
+    """``{"Total Net Profit": "1 665.38", ...}`` from rows of ``Label: | value`` pairs (first wins)."""
     pairs: dict[str, str] = {}
     for row in rows:
-        for i in range(len(row) - 1):
-            cell = row[i]
-            if cell.endswith(":") and len(cell) > 1 and not row[i + 1].endswith(":"):
-                pairs.setdefault(cell[:-1].strip(), row[i + 1])
+        for label, value in row_pairs(row):
+            pairs.setdefault(label, value)
     return pairs
 
 
@@ -132,17 +159,19 @@ def typed(value: str) -> bool | int | float | str:
 
 
 def inputs(rows: Sequence[Row]) -> dict[str, Any]:
-    """The ``Inputs:`` block of the settings: one ``name=value`` per row; group separators skipped."""
+    """The inputs of the settings: from the first ``label: name=value`` row (``Inputs:`` in English,
+    ``Eingaben:``, ``Girdiler:``... in other languages) while the rows below leave the label blank;
+    one ``name=value`` per row, group separators (``=== GENERAL ====``, a bare ``=``) skipped."""
     out: dict[str, Any] = {}
-    inside = False
+    state = 0  # 0 before the block, 1 inside, 2 after
     for row in rows:
         if not row:
             continue
-        if row[0] == "Inputs:":
-            inside = True
-        elif row[0]:
-            inside = False
-        if not inside or len(row) < 2:
+        if state == 0 and len(row) > 1 and _is_label(row[0]) and "=" in row[1]:
+            state = 1
+        elif state == 1 and row[0]:
+            state = 2
+        if state != 1 or len(row) < 2:
             continue
         name, eq, value = row[1].partition("=")
         name = name.strip()
@@ -165,26 +194,46 @@ def snake(label: str) -> str:
     return "_".join(re.findall(r"[a-z0-9]+", label.lower()))
 
 
-def results_numbers(pairs: Mapping[str, str]) -> tuple[dict[str, float], dict[str, str]]:
+_TOKEN = re.compile(r"[+\-\u2212]?\d+(?:[ \u00a0\u202f\u2009',.]\d+)*")
+
+
+def plain_numbers(text: str, fmt: NumberFormat) -> str:
+    """``"2 780 636,00 (48,99%)"`` -> ``"2780636.0 (48.99%)"``: every number of a printed value
+    rewritten as Python prints it, under the document's number format (durations are left alone)."""
+    if _DURATION.match(text):
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        value = fmt.parse(m.group(0))
+        return m.group(0) if value is None else repr(value)
+
+    return _TOKEN.sub(one, text)
+
+
+def results_numbers(
+    pairs: Mapping[str, str], fmt: NumberFormat | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
     """Printed statistics as numbers under snake_case keys, and the ones that are not numbers.
 
     ``"967.94 (8.09%)"`` -> ``x=967.94, x_pct=8.09``; ``"8.09% (967.94)"`` -> the same keys;
     ``"75 (32.00%)"`` under ``(won %)`` -> ``x=75, x_won_pct=32``;
     ``"5 (359.12)"`` under a ``($)`` label -> ``x=5, x_money=359.12``; ``(count)`` -> ``x_count``;
-    ``"0:40:44"`` -> ``x_s=2444``; ``"100% real ticks"`` -> ``x_pct=100``.
+    ``"0:40:44"`` -> ``x_s=2444``; ``"100% real ticks"`` -> ``x_pct=100``. Numbers are read under
+    ``fmt`` (the document's number format; MetaTrader's own by default).
     """
+    fmt = fmt or NumberFormat()
     nums: dict[str, float] = {}
     texts: dict[str, str] = {}
     for label, raw in pairs.items():
         key = snake(label)
         if not key:
             continue
-        value = raw.replace(" ", "")
         d = _DURATION.match(raw)
         if d:
             h, m, s = (int(x) for x in d.groups())
             nums[f"{key}_s"] = float(h * 3600 + m * 60 + s)
             continue
+        value = plain_numbers(raw, fmt).replace(" ", "")
         m = _PAIR.match(value)
         if not m:
             texts[key] = raw
@@ -211,24 +260,356 @@ def results_numbers(pairs: Mapping[str, str]) -> tuple[dict[str, float], dict[st
     return nums, texts
 
 
+# ----------------------------------------------------------------------------- structure
+
+_TIME = re.compile(r"^\d{4}\.\d{2}\.\d{2} \d{1,2}:\d{2}(?::\d{2})?$")
+_TICKET = re.compile(r"^\d+$")
+_SPLIT_VOLUME = re.compile(r"^\d+(?:\.\d+)?\s*/\s*\d+(?:\.\d+)?$")
+PERIOD = re.compile(r"^(\w+)\s*\((\d{4}\.\d{2}\.\d{2})\s*-\s*(\d{4}\.\d{2}\.\d{2})\)")
+# ENUM_DEAL_TYPE as the reports print it; never translated (see _mt5_labels)
+DEAL_TYPES = frozenset(
+    {"buy", "sell", "balance", "credit", "charge", "correction", "bonus", "commission", "commission daily",
+     "commission monthly", "agent commission daily", "agent commission monthly", "interest", "buy canceled",
+     "sell canceled", "dividend", "dividend franked", "tax"}
+)  # fmt: skip
+DIRECTIONS = frozenset({"in", "out", "in/out", "out by"})
+# MT5's column order, which no language changes (the names are the English report's)
+DEAL_COLUMNS = ("Time", "Deal", "Symbol", "Type", "Direction", "Volume", "Price", "Order")  # money, Comment
+ORDER_COLUMNS = ("Open Time", "Order", "Symbol", "Type", "Volume", "Price", "S / L", "T / P", "Time")
+POSITION_COLUMNS = ("Time", "Position", "Symbol", "Type", "Volume", "Price", "S / L", "T / P", "Market Price",
+                    "Swap", "Profit")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A run of data rows: ``rows[start:end]``, under the header row ``header`` (when there is one)."""
+
+    kind: str  # deals | orders | working_orders | positions (closed) | open_positions
+    header: int | None
+    start: int
+    end: int
+    columns: tuple[int, ...]  # cell index of each printed column, in MT5's column order
+
+    def cell(self, row: Row, column: int) -> str:
+        i = self.columns[column] if column < len(self.columns) else -1
+        return row[i] if 0 <= i < len(row) else ""
+
+
+def _is_data_row(row: Row) -> bool:
+    return len(row) >= 8 and bool(_TIME.match(row[0])) and bool(_TICKET.match(row[1]))
+
+
+def _is_title(row: Row) -> bool:
+    texts = [c for c in row if c]
+    return len(texts) == 1 and row[0] == texts[0] and not _is_label(texts[0]) and not _TIME.match(texts[0])
+
+
+def _columns(rows: Sequence[Row], header: int | None, start: int, end: int) -> tuple[int, ...]:
+    """Where each column starts: the header row's filled cells, when every data cell falls on one."""
+    if header is not None:
+        cols = tuple(i for i, c in enumerate(rows[header]) if c)
+        at = set(cols)
+        if len(cols) >= 8 and all(i in at for r in rows[start:end] for i, c in enumerate(r) if c):
+            return cols
+    return tuple(range(max(len(r) for r in rows[start:end])))
+
+
+def _kind(rows: Sequence[Row], cols: tuple[int, ...]) -> str:
+    def cell(r: Row, k: int) -> str:
+        return r[cols[k]].lower() if k < len(cols) and cols[k] < len(r) else ""
+
+    directions = {cell(r, 4) for r in rows}
+    if directions <= DIRECTIONS | {""} and (directions - {""} or any(cell(r, 3) in DEAL_TYPES for r in rows)):
+        return "deals"
+    later_time = any(_TIME.match(r[i]) for r in rows for i in cols[5:] if i < len(r))
+    if all(_SPLIT_VOLUME.match(cell(r, 4)) for r in rows):
+        return "orders" if later_time else "working_orders"
+    return "positions" if later_time else "open_positions"
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A report's rows, its tables and its titled blocks (``(title row or -1, first row, end)``)."""
+
+    rows: list[Row]
+    tables: list[Table]
+    blocks: list[tuple[int, int, int]]
+    in_table: frozenset[int]  # rows of tables: headers, data rows and the Deals totals row
+
+    def table(self, kind: str) -> Table | None:
+        return next((t for t in self.tables if t.kind == kind), None)
+
+    def pair_rows(self, start: int, end: int, compact: Callable[[Row], Row]) -> list[tuple[int, Pairs]]:
+        """``(row index, pairs)`` of the rows in ``[start, end)`` that print ``label: value`` pairs."""
+        out = []
+        for i in range(start, end):
+            if i in self.in_table:
+                continue
+            pairs = row_pairs(compact(self.rows[i]))
+            if pairs:
+                out.append((i, pairs))
+        return out
+
+
+def layout(rows: list[Row]) -> Layout:
+    """The tables (runs of data rows) and titled blocks of a report, found by structure alone."""
+    tables: list[Table] = []
+    taken: set[int] = set()
+    i, n = 0, len(rows)
+    while i < n:
+        if not _is_data_row(rows[i]):
+            i += 1
+            continue
+        j = i
+        while j < n and _is_data_row(rows[j]):
+            j += 1
+        prev = rows[i - 1] if i else []
+        header = i - 1 if i and sum(1 for c in prev if c) >= 8 and not _is_data_row(prev) else None
+        cols = _columns(rows, header, i, j)
+        table = Table(_kind(rows[i:j], cols), header, i, j, cols)
+        tables.append(table)
+        taken.update(range(i if header is None else header, j))
+        if table.kind == "deals" and j < n and rows[j] and not rows[j][0]:
+            taken.add(j)  # the totals row
+        i = j
+    titles = [k for k, row in enumerate(rows) if k not in taken and _is_title(row)]
+    starts = [-1, *titles]
+    blocks = [(t, t + 1, (starts[x + 1] if x + 1 < len(starts) else n)) for x, t in enumerate(starts)]
+    return Layout(rows, tables, blocks, frozenset(taken))
+
+
+def document_format(rows: Sequence[Row], tables: Iterable[Table], values: Iterable[str]) -> NumberFormat:
+    """The number format of the whole report, from its tables' cells and its printed values."""
+    samples: list[str] = list(values)
+    for t in tables:
+        for r in rows[t.start : t.end]:
+            samples.extend(t.cell(r, k) for k in range(5, len(t.columns)))
+    return detect_format(samples)
+
+
+# ----------------------------------------------------------------------------- labels by place
+
+_N = r"[+-]?\d+(?:\.\d+)?"
+_SHAPES = {
+    "num": re.compile(rf"^{_N}$"),
+    "int": re.compile(r"^[+-]?\d+(?:\.0)?$"),
+    "pct": re.compile(rf"^{_N}\s*%$"),
+    "num_pct": re.compile(rf"^{_N}\s*\(\s*{_N}\s*%\s*\)$"),
+    "int_pct": re.compile(rf"^[+-]?\d+(?:\.0)?\s*\(\s*{_N}\s*%\s*\)$"),
+    "pct_num": re.compile(rf"^{_N}\s*%\s*\(\s*{_N}\s*\)$"),
+    "num_num": re.compile(rf"^{_N}\s*\(\s*{_N}\s*\)$"),
+    "dur": re.compile(r"^\d+:\d{2}:\d{2}$"),
+    "any": re.compile(r"\S"),
+}
+
+Slot = tuple[str, str]  # (the English report's label, shape of its value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Consecutive rows of pairs MT5 always prints together; the first ``needed`` rows must be there
+    with exactly these pairs (they anchor the group), the others may end early or be missing."""
+
+    needed: int
+    rows: tuple[tuple[Slot, ...], ...]
+
+
+_TRADE_TAIL: tuple[tuple[Slot, ...], ...] = (
+    (("Largest profit trade", "num"), ("Largest loss trade", "num")),
+    (("Average profit trade", "num"), ("Average loss trade", "num")),
+    (("Maximum consecutive wins ($)", "num_num"), ("Maximum consecutive losses ($)", "num_num")),
+    (("Maximal consecutive profit (count)", "num_num"), ("Maximal consecutive loss (count)", "num_num")),
+    (("Average consecutive wins", "num"), ("Average consecutive losses", "num")),
+)
+_SHORT_LONG: tuple[Slot, ...] = (("Short Trades (won %)", "int_pct"), ("Long Trades (won %)", "int_pct"))
+_WIN_LOSS: tuple[Slot, ...] = (
+    ("Profit Trades (% of total)", "int_pct"),
+    ("Loss Trades (% of total)", "int_pct"),
+)
+_CORRELATIONS = _Group(1, ((("Correlation (Profits,MFE)", "num"), ("Correlation (Profits,MAE)", "num"),
+                            ("Correlation (MFE,MAE)", "num")),))  # fmt: skip
+_HOLDING = _Group(1, ((("Minimal position holding time", "dur"), ("Maximal position holding time", "dur"),
+                       ("Average position holding time", "dur")),))  # fmt: skip
+
+# The tester's Results block (builds 1375-5833 in the fixtures; the Excel export of build 5570 puts
+# the correlation and holding-time rows before the trades, hence independent groups).
+_TESTER_RESULTS = (
+    _Group(3, (
+        (("Total Net Profit", "num"), ("Balance Drawdown Absolute", "num"), ("Equity Drawdown Absolute", "num")),
+        (("Gross Profit", "num"), ("Balance Drawdown Maximal", "num_pct"), ("Equity Drawdown Maximal", "num_pct")),
+        (("Gross Loss", "num"), ("Balance Drawdown Relative", "pct_num"), ("Equity Drawdown Relative", "pct_num")),
+        (("Profit Factor", "num"), ("Expected Payoff", "num"), ("Margin Level", "pct")),
+        (("Recovery Factor", "num"), ("Sharpe Ratio", "num"), ("Z-Score", "num_pct")),
+        (("AHPR", "num_pct"), ("LR Correlation", "num"), ("OnTester result", "num")),
+        (("GHPR", "num_pct"), ("LR Standard Error", "num")),
+    )),
+    _Group(2, ((("Total Trades", "int"), *_SHORT_LONG), (("Total Deals", "int"), *_WIN_LOSS), *_TRADE_TAIL)),
+    _Group(2, ((("History Quality", "any"),), (("Bars", "int"), ("Ticks", "int"), ("Symbols", "int")))),
+    _CORRELATIONS,
+    _HOLDING,
+)  # fmt: skip
+# The history report's Results block
+_HISTORY_RESULTS = (
+    _Group(2, (
+        (("Total Net Profit", "num"), ("Gross Profit", "num"), ("Gross Loss", "num")),
+        (("Profit Factor", "num"), ("Expected Payoff", "num")),
+        (("Recovery Factor", "num"), ("Sharpe Ratio", "num")),
+    )),
+    _Group(1, ((("Balance Drawdown Absolute", "num"), ("Balance Drawdown Maximal", "num_pct"),
+                ("Balance Drawdown Relative", "pct_num")),)),
+    _Group(2, ((("Total Trades", "int"), *_SHORT_LONG), _WIN_LOSS, *_TRADE_TAIL)),
+    _CORRELATIONS,
+    _HOLDING,
+)  # fmt: skip
+# A history report's account summary, between its last table and its Results
+_ACCOUNT_SUMMARY = (
+    _Group(1, (
+        (("Balance", "num"), ("Free Margin", "num")),
+        (("Credit Facility", "num"), ("Margin", "num")),
+        (("Floating P/L", "num"), ("Margin Level", "pct")),
+        (("Equity", "num"),),
+    )),
+)  # fmt: skip
+
+
+def _fits(pairs: Pairs, slots: tuple[Slot, ...], exact: bool, fmt: NumberFormat) -> bool:
+    if not pairs or len(pairs) > len(slots) or (exact and len(pairs) != len(slots)):
+        return False
+    return all(
+        _SHAPES[shape].match(plain_numbers(v, fmt)) for (_, v), (_, shape) in zip(pairs, slots, strict=False)
+    )
+
+
+def places(prows: Sequence[Pairs], groups: Sequence[_Group], fmt: NumberFormat) -> dict[tuple[int, int], str]:
+    """``(row, pair) -> English label`` for the pairs that stand where MT5's layout puts a figure."""
+    used: set[int] = set()
+    out: dict[tuple[int, int], str] = {}
+    for g in groups:
+        for start in range(len(prows)):
+            k = 0
+            while (
+                k < len(g.rows)
+                and start + k < len(prows)
+                and start + k not in used
+                and _fits(prows[start + k], g.rows[k], k < g.needed, fmt)
+            ):
+                k += 1
+            if k >= g.needed:
+                for r in range(start, start + k):
+                    used.add(r)
+                    for s in range(len(prows[r])):
+                        out[(r, s)] = g.rows[r - start][s][0]
+                break
+    return out
+
+
+@dataclass
+class Reading:
+    """What a block's labels were read as, and how."""
+
+    values: dict[str, str] = field(default_factory=dict)  # English label -> printed value
+    by_place: list[tuple[str, str]] = field(default_factory=list)  # (printed label, English) by position
+    left_out: list[str] = field(default_factory=list)  # printed labels neither a table nor the layout knows
+    overruled: list[tuple[str, str, str]] = field(default_factory=list)  # (printed, table says, place says)
+    languages: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Reading) -> None:
+        for k, v in other.values.items():
+            self.values.setdefault(k, v)
+        self.by_place += other.by_place
+        self.left_out += other.left_out
+        self.overruled += other.overruled
+        self.languages.update(other.languages)
+
+
+_SAME = {"Broker": "Company"}  # old builds print "Broker:" where new ones print "Company:"
+
+
+def read_pairs(prows: Sequence[Pairs], placed: Mapping[tuple[int, int], str]) -> Reading:
+    """Each pair's English label: the translation tables' reading, checked against its place."""
+    out = Reading()
+    for r, pairs in enumerate(prows):
+        for s, (label, value) in enumerate(pairs):
+            english = _labels.english(label)
+            place = placed.get((r, s))
+            if english is not None:
+                out.languages.update(_labels.languages(label))
+            if english is not None and place is not None and _SAME.get(english, english) != place:
+                out.overruled.append((label, english, place))
+                english = place
+            elif english is None and place is not None:
+                out.by_place.append((label, place))
+                english = place
+            if english is None:
+                out.left_out.append(label)
+                continue
+            out.values.setdefault(english, value)
+    return out
+
+
+def language(reading: Reading) -> str | None:
+    """The interface language most of the labels are in (English only when nothing else is)."""
+    other = [(n, lang) for lang, n in reading.languages.items() if lang != "en"]
+    if other:
+        return max(other)[1]
+    return "en" if reading.languages else None
+
+
+def label_notes(reading: Reading) -> list[str]:
+    """One warning naming the labels no translation table knows (and one for overruled labels)."""
+    notes = []
+    if reading.by_place or reading.left_out:
+        parts = []
+        if reading.by_place:
+            shown = ", ".join(f"{label!r} = {english}" for label, english in reading.by_place)
+            parts.append(f"read by their place in MT5's fixed layout: {shown}")
+        if reading.left_out:
+            parts.append(f"left out: {', '.join(repr(x) for x in reading.left_out)}")
+        notes.append(
+            f"{len(reading.by_place) + len(reading.left_out)} report label(s) are in no MT5 translation table "
+            f"(an interface language not mapped yet); {'; '.join(parts)}"
+        )
+    if reading.overruled:
+        notes.append(
+            "label(s) whose translation disagrees with their place in MT5's layout, read by place: "
+            + ", ".join(
+                f"{label!r} ({said} by the table, {place} by place)"
+                for label, said, place in reading.overruled
+            )
+        )
+    return notes
+
+
 # ----------------------------------------------------------------------------- orders
 
 
-def orders_sl_tp(rows: Sequence[Row]) -> dict[str, tuple[float | None, float | None]]:
-    """``order ticket -> (S/L, T/P)`` from an Orders section (header row + data rows)."""
-    header = next((r for r in rows if r[:2] == ["Open Time", "Order"]), None)
-    if header is None:
+def orders_sl_tp(rows: Sequence[Row], table: Table | None) -> dict[str, tuple[float | None, float | None]]:
+    """``order ticket -> (S/L, T/P)`` from the Orders table (MT5's column order)."""
+    if table is None:
         return {}
-    col = {name: i for i, name in enumerate(header)}
-    i_sl, i_tp, i_order = col.get("S / L"), col.get("T / P"), col["Order"]
     out: dict[str, tuple[float | None, float | None]] = {}
-    for r in rows:
-        if len(r) != len(header) or r is header:
-            continue
-        sl = optional_number(r[i_sl]) if i_sl is not None else None
-        tp = optional_number(r[i_tp]) if i_tp is not None else None
-        out[r[i_order]] = (sl or None, tp or None)
+    fmt = NumberFormat()
+    for r in rows[table.start : table.end]:
+        sl, tp = fmt.parse(table.cell(r, 6)), fmt.parse(table.cell(r, 7))
+        out[table.cell(r, 1)] = (sl or None, tp or None)
     return out
+
+
+def open_positions(rows: Sequence[Row], table: Table | None, fmt: NumberFormat) -> list[dict[str, object]]:
+    """Open positions as printed (Time | Position | Symbol | Type | Volume | Price | ... | Profit)."""
+    if table is None:
+        return []
+    return [
+        {
+            "position": table.cell(r, 1),
+            "symbol": table.cell(r, 2) or None,
+            "type": table.cell(r, 3) or None,
+            "volume": fmt.parse(table.cell(r, 4)),
+            "price": fmt.parse(table.cell(r, 5)),
+            "profit": fmt.parse(table.cell(r, 10)),
+        }
+        for r in rows[table.start : table.end]
+    ]
 
 
 # ----------------------------------------------------------------------------- deals
@@ -255,55 +636,66 @@ class Deal:
         return self.profit + self.commission + self.swap
 
 
-_DEAL_COLUMNS = ("Time", "Deal", "Symbol", "Type", "Direction", "Volume", "Price")
-_MONEY_COLUMNS = ("Commission", "Fee", "Swap", "Profit", "Balance")
+# The money columns between Order and Comment, by their count (builds with a Fee column print five)
+_MONEY_COLUMNS = {
+    4: ("Commission", "Swap", "Profit", "Balance"),
+    5: ("Commission", "Fee", "Swap", "Profit", "Balance"),
+}
 
 
-def deals(rows: Sequence[Row]) -> list[Deal]:
-    """The Deals section: header, one row per deal, then the totals row (checked against the deals)."""
-    start = next((i for i, r in enumerate(rows) if tuple(r[:7]) == _DEAL_COLUMNS), None)
-    if start is None:
-        raise DataError("the Deals table has no header row (Time | Deal | Symbol | ...)", where="Deals")
-    header = rows[start]
-    col = {name: i for i, name in enumerate(header)}
-    missing = [c for c in ("Commission", "Swap", "Profit", "Balance") if c not in col]
-    if missing:
-        raise DataError(f"the Deals table has no {', '.join(missing)} column", where="Deals")
-    money = [c for c in _MONEY_COLUMNS if c in col]
+def deals(rows: Sequence[Row], table: Table | None, fmt: NumberFormat) -> list[Deal]:
+    """The Deals table: one row per deal, then the totals row (checked against the deals)."""
+    if table is None:
+        raise DataError(
+            "no Deals table (rows 'time | deal | symbol | buy/sell/balance | in/out | ...'); "
+            "not a complete MT5 report",
+            where="Deals",
+        )
+    n_money = len(table.columns) - len(DEAL_COLUMNS) - 1  # the last column is the comment
+    money = _MONEY_COLUMNS.get(n_money)
+    if money is None:
+        raise DataError(
+            f"the Deals table has {len(table.columns)} columns; MT5 prints 13 (or 14 with a Fee column)",
+            where="Deals",
+        )
+    at = {name: len(DEAL_COLUMNS) + k for k, name in enumerate(money)}
     out: list[Deal] = []
-    totals: Row | None = None
-    for r in rows[start + 1 :]:
-        if not r or not r[0]:
-            totals = r
-            break
-        if len(r) < len(header):
-            raise DataError(f"deal row has {len(r)} cells, expected {len(header)}", where=f"deal {r[0]}")
-        where = f"deal {r[col['Deal']]}"
-        vals = {c: number(r[col[c]], where=where, what=c) for c in money}
+    for r in rows[table.start : table.end]:
+        ticket = table.cell(r, 1)
+        where = f"deal {ticket}"
+        kind, entry = table.cell(r, 3).lower(), table.cell(r, 4).lower()
+        if entry and kind not in ("buy", "sell"):
+            raise DataError(
+                f"deal type {table.cell(r, 3)!r} with direction {entry!r}: not a type MT5 writes "
+                "(it prints buy/sell in every interface language)",
+                where=where,
+            )
+        vals = {c: fmt.number(table.cell(r, k), where=where, what=c) for c, k in at.items()}
         out.append(
             Deal(
-                time=timestamp(r[col["Time"]], where=where),
-                ticket=r[col["Deal"]],
-                symbol=r[col["Symbol"]],
-                type=r[col["Type"]].lower(),
-                entry=r[col["Direction"]].lower(),
-                volume=optional_number(r[col["Volume"]]) or 0.0,
-                price=optional_number(r[col["Price"]]),
-                order=r[col["Order"]] if "Order" in col else "",
+                time=timestamp(table.cell(r, 0), where=where),
+                ticket=ticket,
+                symbol=table.cell(r, 2),
+                type=kind,
+                entry=entry,
+                volume=fmt.parse(table.cell(r, 5)) or 0.0,
+                price=fmt.parse(table.cell(r, 6)),
+                order=table.cell(r, 7),
                 commission=vals["Commission"] + vals.get("Fee", 0.0),
                 swap=vals["Swap"],
                 profit=vals["Profit"],
                 balance=vals["Balance"],
-                comment=r[col["Comment"]] if "Comment" in col else "",
+                comment=table.cell(r, len(table.columns) - 1),
             )
         )
-    if totals is None:
+    totals = rows[table.end] if table.end < len(rows) else None
+    if not totals or totals[0]:
         raise DataError("the Deals table has no closing totals row; the file is truncated", where="Deals")
-    _check_deals(out, totals, money)
+    _check_deals(out, totals, money, fmt)
     return out
 
 
-def _check_deals(ds: Sequence[Deal], totals: Row, money: Sequence[str]) -> None:
+def _check_deals(ds: Sequence[Deal], totals: Row, money: Sequence[str], fmt: NumberFormat) -> None:
     """The running Balance column and the totals row must agree with the deals."""
     if ds:
         running = ds[0].balance - ds[0].amount
@@ -320,7 +712,7 @@ def _check_deals(ds: Sequence[Deal], totals: Row, money: Sequence[str]) -> None:
         raise DataError(
             f"the Deals totals row has {len(printed)} figures, expected {len(money)}", where="Deals"
         )
-    got = dict(zip(money, (number(v, where="Deals totals") for v in printed), strict=True))
+    got = dict(zip(money, (fmt.number(v, where="Deals totals") for v in printed), strict=True))
     # The column totals leave deposits/withdrawals out; other non-trade deals are not seen in
     # the fixtures, so either reading is accepted for them.
     for counted in ({"buy", "sell"}, None):
@@ -654,3 +1046,237 @@ def stated_totals(ledger: Ledger, results: Mapping[str, float]) -> tuple[dict[st
         skipped["net_profit"] = "includes the entry costs of positions still open"
         skipped["final_balance"] = skipped["net_profit"]
     return stated, skipped
+
+
+# ----------------------------------------------------------------------------- reports
+
+_BUILD = re.compile(r"^(.*?)\s*\([^\d()]*?(\d{3,5})\)$")  # "TradeMaxGlobal-Demo (Build 5833)"
+_LEVERAGE = re.compile(r"^1\s*:\s*\d+(?:\.\d+)?$")
+_CURRENCY = re.compile(r"^[A-Z]{3,4}$")
+_ACCOUNT = re.compile(r"^\S+\s*\(.*\)$")  # "3873474 (USD, 1:100, MetaQuotes-Demo, demo)"
+
+
+def server_build(rows: Sequence[Row]) -> tuple[str | None, int | None]:
+    """``("TradeMaxGlobal-Demo", 5833)`` from the report's ``server (Build N)`` line."""
+    for row in rows[:5]:
+        texts = [c for c in row if c]
+        if len(texts) == 1:
+            m = _BUILD.match(texts[0])
+            if m:
+                return m.group(1), int(m.group(2))
+    return None, None
+
+
+def _settings_places(pairs: Sequence[tuple[str, str]], fmt: NumberFormat) -> dict[tuple[int, int], str]:
+    """MT5's settings order: Expert, Symbol, Period (``H1 (2024.12.30 - 2026.07.01)``), Inputs,
+    Company, Currency, Initial Deposit, Leverage (``1:100``)."""
+    out: dict[tuple[int, int], str] = {}
+    p = next((i for i, (_, v) in enumerate(pairs) if PERIOD.match(v)), None)
+    if p is None:
+        return out
+    for k, name in ((p, "Period"), (p - 1, "Symbol"), (p - 2, "Expert")):
+        if k >= 0:
+            out[(k, 0)] = name
+    if p + 1 < len(pairs) and "=" in pairs[p + 1][1]:
+        out[(p + 1, 0)] = "Inputs"
+    lev = next((i for i in range(len(pairs) - 1, p, -1) if _LEVERAGE.match(pairs[i][1])), None)
+    if lev is not None:
+        out[(lev, 0)] = "Leverage"
+        checks: tuple[tuple[int, str, Callable[[str], object]], ...] = (
+            (lev - 1, "Initial Deposit", fmt.parse),
+            (lev - 2, "Currency", _CURRENCY.match),
+            (lev - 3, "Company", bool),
+        )
+        for k, name, ok in checks:
+            if k <= p or (k, 0) in out or not ok(pairs[k][1]):
+                break
+            out[(k, 0)] = name
+    return out
+
+
+def _symbols(ds: Sequence[Deal], trades: pl.DataFrame) -> dict[str, dict[str, float | int]]:
+    """``{symbol: {"deals", "trades", "net_profit"}}`` in order of first appearance."""
+    counts = Counter(d.symbol for d in ds if d.symbol and d.type in _TRADE_TYPES)
+    by = {
+        r["symbol"]: (r["trades"], r["net_profit"])
+        for r in trades.group_by("symbol")
+        .agg(pl.len().alias("trades"), pl.col("net_profit").sum())
+        .to_dicts()
+    }
+    return {
+        s: {
+            "deals": n,
+            "trades": int(by.get(s, (0, 0.0))[0]),
+            "net_profit": round(float(by.get(s, (0, 0.0))[1]), 2),
+        }
+        for s, n in counts.items()
+    }
+
+
+def _identity(row: Row) -> Row:
+    return row
+
+
+def tester_report(
+    rows: list[Row],
+    *,
+    fmt: str,
+    what: str,
+    compact: Callable[[Row], Row] = _identity,
+    meta: Mapping[str, Any] | None = None,
+) -> Parsed:
+    """A Strategy Tester report (HTML rows, or the Excel sheet's rows with ``compact`` dropping the
+    cells its merges leave empty) in any interface language -> :class:`Parsed`.
+
+    Every Results total is stated; ``platform_figures`` recompute them per deal (MT5's convention),
+    so the printed figures are reproduced even where they differ from the per-position figures of the
+    trades. A test may trade several symbols although the settings name one: trades keep their own
+    symbol, ``Parsed.symbol`` is then None and ``meta["symbols"]`` has each symbol's figures.
+    """
+    lay = layout(rows)
+    blocks = [lay.pair_rows(start, end, compact) for _, start, end in lay.blocks]
+    si = next((k for k, b in enumerate(blocks) if any(PERIOD.match(v) for _, ps in b for _, v in ps)), None)
+    if si is None:
+        raise DataError(
+            f"no Settings block (no 'Period: H1 (yyyy.mm.dd - yyyy.mm.dd)' value); not an {what}",
+            where="Settings",
+        )
+    ri = next((k for k in range(si + 1, len(blocks)) if blocks[k]), None)
+    if ri is None:
+        raise DataError(f"no Results block after the Settings; not a complete {what}", where="Results")
+    values = [v for k in (si, ri) for _, ps in blocks[k] for _, v in ps]
+    num = document_format(rows, lay.tables, values)
+    flat = [p for _, ps in blocks[si] for p in ps]
+    reading = read_pairs([[p] for p in flat], _settings_places(flat, num))
+    settings = dict(reading.values)
+    res_rows = [ps for _, ps in blocks[ri]]
+    results_read = read_pairs(res_rows, places(res_rows, _TESTER_RESULTS, num))
+    reading.add(results_read)
+    for label in ("Expert", "Symbol", "Period", "Initial Deposit"):
+        if label not in settings:
+            raise DataError(f"the settings have no {label!r}", where=f"Settings.{label}")
+    period = PERIOD.match(settings["Period"])
+    assert period is not None  # the block was chosen by it
+    deposit = num.number(settings["Initial Deposit"], where="Settings.Initial Deposit")
+    results, results_text = results_numbers(results_read.values, num)
+
+    ds = deals(rows, lay.table("deals"), num)
+    ledger = build(ds, orders_sl_tp(rows, lay.table("orders")), absorb_deposit=True)
+    if ledger.initial_deposit is None:
+        raise DataError("the first deal is not the initial balance deal", where="Deals")
+    stated, platform, notes = platform_totals(ledger, results)
+    stated["initial_balance"] = deposit  # "Initial Deposit:"
+    platform["initial_balance"] = ledger.initial_deposit  # the first, balance, deal
+    stated["final_balance"] = ledger.final_balance  # the Deals table's last Balance (and totals row)
+
+    header_symbol = settings["Symbol"]
+    per_symbol = _symbols(ds, ledger.trades)
+    symbols = list(per_symbol)
+    if len(symbols) > 1 or (symbols and symbols != [header_symbol]):
+        notes.append(
+            f"the settings name the symbol {header_symbol} but the deals trade {', '.join(symbols)}; "
+            "each trade keeps its own symbol"
+        )
+    printed_symbols = results.get("symbols")
+    if printed_symbols is not None and int(printed_symbols) != len(symbols):
+        notes.append(f"the report prints Symbols: {int(printed_symbols)} but the deals trade {len(symbols)}")
+    if ledger.open_positions and abs(ledger.open_money) <= 0.005:
+        notes.append(f"{len(ledger.open_positions)} position(s) still open at the end are not trades")
+    notes += label_notes(reading)
+
+    server, build_no = server_build(rows)
+    expert, tf = settings["Expert"], period.group(1).lower()
+    symbol = header_symbol if len(symbols) <= 1 else None
+    return Parsed(
+        format=fmt,
+        kind="backtest",
+        name=f"{expert} {symbol or '+'.join(symbols)} {tf}",
+        platform="mt5",
+        strategy=expert,
+        symbol=symbol,
+        timeframe=tf,
+        currency=settings.get("Currency") or None,
+        initial_balance=ledger.initial_deposit,
+        start=timestamp(period.group(2), where="Settings.Period"),
+        end=timestamp(period.group(3), where="Settings.Period"),
+        parameters=inputs([compact(r) for r in rows[lay.blocks[si][1] : lay.blocks[si][2]]]),
+        trades=ledger.trades,
+        cash_flows=ledger.cash_flows,
+        stated=stated,
+        platform_figures=platform,
+        convention=CONVENTION,
+        warnings=tuple(notes),
+        meta={
+            "broker": settings.get("Company") or settings.get("Broker"),
+            "server": server,
+            "build": build_no,
+            "leverage": settings.get("Leverage"),
+            "volume_unit": "lots",
+            "language": language(reading),
+            "number_format": num.describe(),
+            "header_symbol": header_symbol,
+            "symbols": per_symbol,
+            "results": results,
+            "results_text": results_text,
+            "mt5_statistics": ledger.mt5,
+            "timezone": TIMEZONE,
+            "deals": len(ds),
+            "open_positions": ledger.open_positions,
+            **(meta or {}),
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryParts:
+    """A trade history report's printed blocks, each keyed by the English report's labels."""
+
+    layout: Layout
+    header: dict[str, str]  # Name, Account, Company/Broker, Date
+    summary: dict[str, str]  # Balance, Equity, Margin...
+    results: dict[str, str]
+    reading: Reading
+    fmt: NumberFormat
+
+
+def _header_places(pairs: Sequence[tuple[str, str]]) -> dict[tuple[int, int], str]:
+    """MT5's header order: Name, Account (``login (USD, 1:100, server, demo)``), Company, Date."""
+    out: dict[tuple[int, int], str] = {}
+    a = next((i for i, (_, v) in enumerate(pairs) if _ACCOUNT.match(v)), None)
+    if a is not None:
+        out[(a, 0)] = "Account"
+        if a >= 1:
+            out[(a - 1, 0)] = "Name"
+        if a + 1 < len(pairs) and not _TIME.match(pairs[a + 1][1]):
+            out[(a + 1, 0)] = "Company"
+    for i, (_, v) in enumerate(pairs):
+        if _TIME.match(v) or re.match(r"^\d{4}\.\d{2}\.\d{2}$", v):
+            out[(i, 0)] = "Date"
+            break
+    return out
+
+
+def history_parts(rows: list[Row], what: str) -> HistoryParts:
+    """The blocks of a trade history report in any interface language, found by structure."""
+    lay = layout(rows)
+    if not lay.tables:
+        raise DataError(f"no Deals table; not a complete {what}", where="Deals")
+    first = lay.tables[0]
+    last_end = max(t.end for t in lay.tables)
+    head = [p for _, ps in lay.pair_rows(0, first.header if first.header is not None else first.start, _identity)
+            for p in ps]  # fmt: skip
+    after = [(t, s, e) for t, s, e in lay.blocks if t >= last_end]
+    res = next((b for b in reversed(after) if lay.pair_rows(b[1], b[2], _identity)), None)
+    if res is None:
+        raise DataError(f"no Results block after the tables; not a complete {what}", where="Results")
+    summary_rows = [ps for _, ps in lay.pair_rows(last_end, res[0], _identity)]
+    result_rows = [ps for _, ps in lay.pair_rows(res[1], res[2], _identity)]
+    values = [v for ps in (*summary_rows, *result_rows) for _, v in ps] + [v for _, v in head]
+    num = document_format(rows, lay.tables, values)
+    header = read_pairs([[p] for p in head], _header_places(head))
+    summary = read_pairs(summary_rows, places(summary_rows, _ACCOUNT_SUMMARY, num))
+    results = read_pairs(result_rows, places(result_rows, _HISTORY_RESULTS, num))
+    reading = Reading()
+    for part in (header, summary, results):
+        reading.add(part)
+    return HistoryParts(lay, dict(header.values), dict(summary.values), dict(results.values), reading, num)

@@ -1,10 +1,12 @@
-"""MetaTrader 5 trade history report (HTML, UTF-16LE): account header, deals -> trades, results.
+"""MetaTrader 5 trade history report (HTML, UTF-16LE) in any interface language -> trades.
 
-Trades are rebuilt from the Deals table (see ``_mt5_common``); every ``balance``/``credit``
-deal is a cash flow and the initial balance is the balance before the first deal (the running
-Balance column says it). The "Trade Positions" table lists positions still open: they are not
-trades (kept in meta); their entry costs are in MT5's net profit, which ``platform_figures``
-recompute per deal (MT5's convention) next to every printed Results total.
+The header (Name, Account, Company, Date), the tables, the account summary and the Results are
+found by structure and their labels read through MT5's translation tables (see ``_mt5_common``).
+Trades are rebuilt from the Deals table; every ``balance``/``credit`` deal is a cash flow and the
+initial balance is the balance before the first deal (the running Balance column says it). The
+open-positions table ("Trade Positions") lists positions still open: they are not trades (kept in
+meta); their entry costs are in MT5's net profit, which ``platform_figures`` recompute per deal
+(MT5's convention) next to every printed Results total.
 """
 
 from __future__ import annotations
@@ -15,47 +17,44 @@ from workbench.errors import DataError
 from workbench.ingest.parsers import _mt5_common as mt5
 from workbench.ingest.records import Parsed
 from workbench.ingest.registry import parser
-from workbench.ingest.text import optional_number, timestamp
+from workbench.ingest.text import timestamp
 
 _TITLE = re.compile(r"<title>[^<]*Trade History Report\s*</title>", re.I)
-# "Positions" (closed positions, newer builds) is a section of its own so that its rows stay
-# out of the others; the trades are rebuilt from the deals either way.
-_SECTIONS = ("Positions", "Orders", "Deals", "Trade Positions", "Open Positions", "Working Orders", "Results")
-_OPEN = ("Trade Positions", "Open Positions")
+# The header's account cell, "<b>3873474&nbsp;(USD,&nbsp;1:100,&nbsp;MetaQuotes-Demo,&nbsp;demo)</b>"
+_ACCOUNT_CELL = re.compile(r"<b>\s*\d+(?:&nbsp;|\s)*\((?:&nbsp;|\s)*[A-Z]{3,4}(?:&nbsp;|\s)*,")
 
 
 def _detect(head: bytes, name: str) -> bool:
     text = mt5.head_text(head)
     # MT4 statements are titled "Statement: ..."; only MT5 writes "Trade History Report".
-    return bool(_TITLE.search(text)) and ">Trade History Report<" in text and "Account:" in text
+    if _TITLE.search(text) and ">Trade History Report<" in text and "Account:" in text:
+        return True
+    # another interface language: MT5's 13-column report table with its account cell
+    return 'colspan="13"' in text and bool(_ACCOUNT_CELL.search(text))
 
 
 @parser("mt5_history_html", detect=_detect, priority=20)
 def parse(data: bytes, name: str) -> Parsed:
-    """MetaTrader 5 trade history report (HTML)."""
+    """MetaTrader 5 trade history report (HTML, any interface language)."""
     rows = mt5.load_rows(data, "MT5 history report")
-    sec = mt5.sections(rows, _SECTIONS)
-    for title in ("Deals", "Results"):
-        if title not in sec:
-            raise DataError(f"no {title} section; not a complete MT5 history report", where=title)
-    header = mt5.label_values(sec[""])
-    account = _account(header.get("Account", ""))
-    results, results_text = mt5.results_numbers(mt5.label_values(sec["Results"]))
-    # The account summary (Balance/Equity/Margin) sits after the last table before Results.
-    summary, _ = mt5.results_numbers(
-        mt5.label_values(r for title in ("Working Orders", *_OPEN) for r in sec.get(title, []))
-    )
+    parts = mt5.history_parts(rows, "MT5 history report")
+    lay, num = parts.layout, parts.fmt
+    account = _account(parts.header.get("Account", ""))
+    results, results_text = mt5.results_numbers(parts.results, num)
+    summary, _ = mt5.results_numbers(parts.summary, num)
 
-    deals = mt5.deals(sec["Deals"])
+    deals = mt5.deals(rows, lay.table("deals"), num)
     if not deals:
         raise DataError("the Deals table is empty", where="Deals")
-    ledger = mt5.build(deals, mt5.orders_sl_tp(sec.get("Orders", [])), absorb_deposit=False)
+    ledger = mt5.build(deals, mt5.orders_sl_tp(rows, lay.table("orders")), absorb_deposit=False)
     stated, platform, warnings = mt5.platform_totals(ledger, results)
     # "Balance:" of the account summary, else the last deal's running balance
     stated["final_balance"] = summary.get("balance", ledger.final_balance)
+    warnings += mt5.label_notes(parts.reading)
 
     symbols = sorted(set(ledger.trades["symbol"].to_list()))
     login = account.get("login") or "?"
+    date = parts.header.get("Date")
     return Parsed(
         format="mt5_history_html",
         kind="backtest",
@@ -74,10 +73,12 @@ def parse(data: bytes, name: str) -> Parsed:
         warnings=tuple(warnings),
         meta={
             **account,
-            "account_name": header.get("Name"),
-            "broker": header.get("Broker") or header.get("Company"),
-            "report_date": timestamp(header["Date"], where="Date") if header.get("Date") else None,
+            "account_name": parts.header.get("Name"),
+            "broker": parts.header.get("Company") or parts.header.get("Broker"),
+            "report_date": timestamp(date, where="Date") if date else None,
             "volume_unit": "lots",
+            "language": mt5.language(parts.reading),
+            "number_format": num.describe(),
             "results": results,
             "results_text": results_text,
             "account_summary": summary,
@@ -85,7 +86,7 @@ def parse(data: bytes, name: str) -> Parsed:
             "timezone": mt5.TIMEZONE,
             "deals": len(deals),
             "open_positions": ledger.open_positions,
-            "open_positions_printed": _positions([r for title in _OPEN for r in sec.get(title, [])]),
+            "open_positions_printed": mt5.open_positions(rows, lay.table("open_positions"), num),
         },
     )
 
@@ -110,27 +111,4 @@ def _account(text: str) -> dict[str, str]:
             rest.append(part)
     if rest:
         out["server"] = ", ".join(rest)
-    return out
-
-
-def _positions(rows: list[list[str]]) -> list[dict[str, object]]:
-    """Open positions as printed (Time | Position | Symbol | Type | Volume | Price | ... | Profit)."""
-    header = next((r for r in rows if r[:2] == ["Time", "Position"]), None)
-    if header is None:
-        return []
-    col = {n: i for i, n in enumerate(header)}
-    out: list[dict[str, object]] = []
-    for r in rows:
-        if r is header or len(r) < len(header) or not r[0]:
-            continue
-        out.append(
-            {
-                "position": r[col["Position"]],
-                "symbol": r[col["Symbol"]] if "Symbol" in col else None,
-                "type": r[col["Type"]] if "Type" in col else None,
-                "volume": optional_number(r[col["Volume"]]) if "Volume" in col else None,
-                "price": optional_number(r[col["Price"]]) if "Price" in col else None,
-                "profit": optional_number(r[col["Profit"]]) if "Profit" in col else None,
-            }
-        )
     return out

@@ -21,8 +21,8 @@ the reading of the workbook. The detector only peeks at the zip's first local en
 (it sees the head of the file alone).
 
 The sheet's rows become cell-text rows (typed cells printed back as plain numbers) and go
-through the same section, label, deal and FIFO-pairing code as the HTML report
-(``_mt5_common``). A test may trade several symbols although the settings name one: trades
+through the same structure, label, deal and FIFO-pairing code as the HTML report
+(:func:`._mt5_common.tester_report`, any interface language). A test may trade several symbols although the settings name one: trades
 carry their own symbol, ``Parsed.symbol`` is ``None`` when there are several, and
 ``meta["symbols"]`` has each symbol's deal/trade counts and net profit.
 
@@ -39,25 +39,20 @@ import re
 import struct
 import zipfile
 import zlib
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import polars as pl
 import python_calamine
 
 from workbench.errors import DataError
 from workbench.ingest.parsers import _mt5_common as mt5
 from workbench.ingest.records import Parsed
 from workbench.ingest.registry import parser
-from workbench.ingest.text import clean, number, timestamp
+from workbench.ingest.text import clean
 
 __all__ = ["parse", "sheet_rows"]
 
-_TITLES = ("Settings", "Results", "Orders", "Deals")
-_PERIOD = re.compile(r"^(\w+)\s*\((\d{4}\.\d{2}\.\d{2})\s*-\s*(\d{4}\.\d{2}\.\d{2})\)")
-_BUILD = re.compile(r"^(.*?)\s*\(Build (\d+)\)$")
 _CORE_TITLE = re.compile(r"<dc:title>\s*MetaTrader 5\s*</dc:title>")
 _LOCAL = struct.Struct("<IHHHHHIIIHH")  # zip local file header
 _PEEK = 16 * 1024  # inflated bytes the detector looks at per part
@@ -180,17 +175,14 @@ def sheet_rows(data: bytes) -> list[list[str]]:
     return [[_text(v) for v in row] for row in cells]
 
 
-def _compact(rows: Sequence[list[str]]) -> list[list[str]]:
-    """Label/value rows with the cells covered by merges dropped: ``Expert: | | | X`` ->
+def _compact_row(row: list[str]) -> list[str]:
+    """A label/value row with the cells covered by merges dropped: ``Expert: | | | X`` ->
     ``Expert: | X``; a row that starts blank keeps one leading blank (``| Symbol1=XAUUSD``),
     as the HTML report's rows do."""
-    out = []
-    for row in rows:
-        texts = [c for c in row if c]
-        if texts and row and not row[0]:
-            texts.insert(0, "")
-        out.append(texts)
-    return out
+    texts = [c for c in row if c]
+    if texts and row and not row[0]:
+        texts.insert(0, "")
+    return texts
 
 
 # ----------------------------------------------------------------------------- parse
@@ -198,120 +190,11 @@ def _compact(rows: Sequence[list[str]]) -> list[list[str]]:
 
 @parser("mt5_tester_xlsx", detect=_detect, priority=20)
 def parse(data: bytes, name: str) -> Parsed:
-    """MetaTrader 5 Strategy Tester report saved as Excel (XLSX, UTF-16 parts)."""
-    rows = sheet_rows(data)
-    sec = mt5.sections(rows, _TITLES)
-    missing = [t for t in ("Settings", "Results", "Deals") if t not in sec]
-    if missing:
-        raise DataError(
-            f"no {', '.join(missing)} section; not an MT5 Strategy Tester report saved as Excel",
-            where=missing[0],
-        )
-    settings_rows = _compact(sec["Settings"])
-    settings = mt5.label_values(settings_rows)
-    for label in ("Expert", "Symbol", "Period", "Initial Deposit"):
-        if label not in settings:
-            raise DataError(f"the settings have no {label!r}", where=f"Settings.{label}")
-    period = _PERIOD.match(settings["Period"])
-    if not period:
-        raise DataError(f"unrecognised period {settings['Period']!r}", where="Settings.Period")
-    deposit = number(settings["Initial Deposit"], where="Settings.Initial Deposit")
-    results, results_text = mt5.results_numbers(mt5.label_values(_compact(sec["Results"])))
-
-    deals = mt5.deals(sec["Deals"])
-    ledger = mt5.build(deals, mt5.orders_sl_tp(sec.get("Orders", [])), absorb_deposit=True)
-    if ledger.initial_deposit is None:
-        raise DataError("the first deal is not the initial balance deal", where="Deals")
-
-    stated: dict[str, float] = {
-        key: results[label] for label, key in mt5.RESULT_KEYS.items() if label in results
-    }
-    stated["initial_balance"] = deposit
-    stated["final_balance"] = ledger.final_balance  # the Deals table's last Balance (= its totals row)
-    # what MT5 itself would print from these deals (None: no losing deal, MT5's PF is undefined)
-    platform = {k: v for k, v in ledger.mt5.items() if v is not None}
-    platform["initial_balance"] = ledger.initial_deposit
-    platform["final_balance"] = ledger.final_balance
-
-    header_symbol = settings["Symbol"]
-    per_symbol = _per_symbol(deals, ledger.trades)
-    symbols = list(per_symbol)
-    notes: list[str] = []
-    if len(symbols) > 1 or (symbols and symbols != [header_symbol]):
-        notes.append(
-            f"the settings name the symbol {header_symbol} but the deals trade {', '.join(symbols)}; "
-            "each trade keeps its own symbol"
-        )
-    printed_symbols = results.get("symbols")
-    if printed_symbols is not None and int(printed_symbols) != len(symbols):
-        notes.append(f"the report prints Symbols: {int(printed_symbols)} but the deals trade {len(symbols)}")
-    if ledger.open_positions:
-        notes.append(f"{len(ledger.open_positions)} position(s) still open at the end are not trades")
-
-    server, build = _server_build(rows)
-    expert, tf = settings["Expert"], period.group(1).lower()
-    symbol = header_symbol if len(symbols) <= 1 else None
-    return Parsed(
-        format="mt5_tester_xlsx",
-        kind="backtest",
-        name=f"{expert} {symbol or '+'.join(symbols)} {tf}",
-        platform="mt5",
-        strategy=expert,
-        symbol=symbol,
-        timeframe=tf,
-        currency=settings.get("Currency") or None,
-        initial_balance=ledger.initial_deposit,
-        start=timestamp(period.group(2), where="Settings.Period"),
-        end=timestamp(period.group(3), where="Settings.Period"),
-        parameters=mt5.inputs(settings_rows),
-        trades=ledger.trades,
-        cash_flows=ledger.cash_flows,
-        stated=stated,
-        platform_figures=platform,
-        convention="mt5 per deal",
-        warnings=tuple(notes),
-        meta={
-            "broker": settings.get("Company") or settings.get("Broker"),
-            "server": server,
-            "build": build,
-            "leverage": settings.get("Leverage"),
-            "volume_unit": "lots",
-            "header_symbol": header_symbol,
-            "symbols": per_symbol,
-            "results": results,
-            "results_text": results_text,
-            "mt5_statistics": ledger.mt5,
-            "deals": len(deals),
-            "open_positions": ledger.open_positions,
-            "reader": "python-calamine",
-        },
+    """MetaTrader 5 Strategy Tester report saved as Excel (XLSX, UTF-16 parts, any interface language)."""
+    return mt5.tester_report(
+        sheet_rows(data),
+        fmt="mt5_tester_xlsx",
+        what="MT5 Strategy Tester report saved as Excel",
+        compact=_compact_row,
+        meta={"reader": "python-calamine"},
     )
-
-
-def _per_symbol(deals: Sequence[mt5.Deal], trades: pl.DataFrame) -> dict[str, dict[str, float | int]]:
-    """``{symbol: {"deals", "trades", "net_profit"}}`` in order of first appearance."""
-    counts = Counter(d.symbol for d in deals if d.symbol and d.type in ("buy", "sell"))
-    by = {
-        r["symbol"]: (r["trades"], r["net_profit"])
-        for r in trades.group_by("symbol")
-        .agg(pl.len().alias("trades"), pl.col("net_profit").sum())
-        .to_dicts()
-    }
-    return {
-        s: {
-            "deals": n,
-            "trades": int(by.get(s, (0, 0.0))[0]),
-            "net_profit": round(float(by.get(s, (0, 0.0))[1]), 2),
-        }
-        for s, n in counts.items()
-    }
-
-
-def _server_build(rows: list[list[str]]) -> tuple[str | None, int | None]:
-    for row in rows[:5]:
-        texts = [c for c in row if c]
-        if len(texts) == 1:
-            m = _BUILD.match(texts[0])
-            if m:
-                return m.group(1), int(m.group(2))
-    return None, None
