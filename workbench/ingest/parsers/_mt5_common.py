@@ -583,12 +583,13 @@ def label_notes(reading: Reading) -> list[str]:
 # ----------------------------------------------------------------------------- orders
 
 
-def orders_sl_tp(rows: Sequence[Row], table: Table | None) -> dict[str, tuple[float | None, float | None]]:
+def orders_sl_tp(
+    rows: Sequence[Row], table: Table | None, fmt: NumberFormat
+) -> dict[str, tuple[float | None, float | None]]:
     """``order ticket -> (S/L, T/P)`` from the Orders table (MT5's column order)."""
     if table is None:
         return {}
     out: dict[str, tuple[float | None, float | None]] = {}
-    fmt = NumberFormat()
     for r in rows[table.start : table.end]:
         sl, tp = fmt.parse(table.cell(r, 6)), fmt.parse(table.cell(r, 7))
         out[table.cell(r, 1)] = (sl or None, tp or None)
@@ -1161,7 +1162,7 @@ def tester_report(
     results, results_text = results_numbers(results_read.values, num)
 
     ds = deals(rows, lay.table("deals"), num)
-    ledger = build(ds, orders_sl_tp(rows, lay.table("orders")), absorb_deposit=True)
+    ledger = build(ds, orders_sl_tp(rows, lay.table("orders"), num), absorb_deposit=True)
     if ledger.initial_deposit is None:
         raise DataError("the first deal is not the initial balance deal", where="Deals")
     stated, platform, notes = platform_totals(ledger, results)

@@ -46,7 +46,7 @@ def parse(data: bytes, name: str) -> Parsed:
     deals = mt5.deals(rows, lay.table("deals"), num)
     if not deals:
         raise DataError("the Deals table is empty", where="Deals")
-    ledger = mt5.build(deals, mt5.orders_sl_tp(rows, lay.table("orders")), absorb_deposit=False)
+    ledger = mt5.build(deals, mt5.orders_sl_tp(rows, lay.table("orders"), num), absorb_deposit=False)
     stated, platform, warnings = mt5.platform_totals(ledger, results)
     # "Balance:" of the account summary, else the last deal's running balance
     stated["final_balance"] = summary.get("balance", ledger.final_balance)
