@@ -159,15 +159,19 @@ def typed(value: str) -> bool | int | float | str:
 
 
 def inputs(rows: Sequence[Row]) -> dict[str, Any]:
-    """The inputs of the settings: from the first ``label: name=value`` row (``Inputs:`` in English,
-    ``Eingaben:``, ``Girdiler:``... in other languages) while the rows below leave the label blank;
+    """The inputs of the settings: from the first ``label: name=value`` row after the Period
+    (``Inputs:`` in English, ``Eingaben:``, ``Girdiler:``... elsewhere) while the rows below leave the label blank;
     one ``name=value`` per row, group separators (``=== GENERAL ====``, a bare ``=``) skipped."""
     out: dict[str, Any] = {}
-    state = 0  # 0 before the block, 1 inside, 2 after
+    state = (
+        -1
+    )  # -1 before the Period row (an expert's name may hold a '='), 0 before the block, 1 in, 2 after
     for row in rows:
         if not row:
             continue
-        if state == 0 and len(row) > 1 and _is_label(row[0]) and "=" in row[1]:
+        if state == -1 and len(row) > 1 and PERIOD.match(row[1]):
+            state = 0
+        elif state == 0 and len(row) > 1 and _is_label(row[0]) and "=" in row[1]:
             state = 1
         elif state == 1 and row[0]:
             state = 2
