@@ -180,7 +180,9 @@ class Workspace:
             "gross_profit": "sum of net_profit of winning trades (gross_loss: of losing trades)",
             "drawdown": "closed-trade balance, peak to trough; % of the running peak; cash flows move the peak",
             "sharpe_ratio": "daily returns of the closed-trade balance on the trading calendar, risk-free 0, "
-            "x sqrt(252) (docs/analytics.md)",
+            f"x sqrt({m['periods_per_year']}) "
+            f"({'every calendar day: a 24/7 account' if m['periods_per_year'] == 365 else 'Mon-Fri calendar'}; "
+            "docs/analytics.md)",
             "timezone": tz or "as printed by the platform (zone not stated)",
             "base_balance": "initial_balance" if m["initial_balance"] is not None else "unknown",
         }

@@ -9,7 +9,7 @@ import polars as pl
 
 from workbench.errors import DataError
 
-__all__ = ["TRADE_ORDER", "prepare_trades", "prepare_flows", "events"]
+__all__ = ["TRADE_ORDER", "prepare_trades", "prepare_flows", "events", "events_lazy", "in_trade_order"]
 
 TRADE_ORDER = ["close_time", "open_time", "trade_id"]
 _TRADE_REQUIRED = ("trade_id", "open_time", "close_time", "net_profit")
@@ -37,7 +37,44 @@ def prepare_trades(trades: pl.DataFrame, *, sort: bool = True) -> pl.DataFrame:
     out = trades.with_columns(
         pl.col("open_time", "close_time").cast(_TIME), pl.col("net_profit").cast(pl.Float64)
     )
-    return out.sort(TRADE_ORDER, maintain_order=True) if sort else out
+    return in_trade_order(out, out.columns) if sort else out
+
+
+def in_trade_order(trades: pl.DataFrame, columns: list[str] | tuple[str, ...]) -> pl.DataFrame:
+    """``columns`` of ``trades`` in ``TRADE_ORDER`` (stable: file order kept on full ties).
+
+    Only ``columns`` are moved (the sort keys need not be among them: a 16M-row text ``trade_id`` is
+    a key, not a passenger), and a frame already in that order is returned as it is, without a sort.
+    """
+    # close_time is flagged sorted, as ``sort`` flags it: later group-bys by day then take the same
+    # (sliced) path, and sums come out the same to the last bit.
+    flag = pl.col("close_time").set_sorted()
+    if _in_order(trades):
+        return trades.select(columns).with_columns(flag) if "close_time" in columns else trades.select(columns)
+    order = trades.select(pl.arg_sort_by(TRADE_ORDER, maintain_order=True)).to_series()
+    out = trades.select(pl.col(c).gather(order) for c in columns)
+    return out.with_columns(flag) if "close_time" in columns else out
+
+
+def _in_order(trades: pl.DataFrame) -> bool:
+    """Whether ``trades`` is already sorted by ``TRADE_ORDER`` (nulls first, as ``sort`` puts them)."""
+    if trades.height < 2:
+        return True
+    if not trades["close_time"].is_sorted():  # the usual "no", found without a pass over the rest
+        return False
+    close, opened = pl.col("close_time"), pl.col("open_time")
+    tie_close = close == close.shift(1)
+    later = (close > close.shift(1)) | (tie_close & (opened > opened.shift(1)))
+    tie = tie_close & (opened == opened.shift(1))
+    flags = trades.select(
+        later.slice(1).all().alias("strict"), (later | tie).slice(1).all().alias("weak")
+    ).row(0)
+    if flags[0] or not flags[1]:
+        return bool(flags[0])
+    # Only rows equal on both times remain: their ids must not decrease (a null id: sort to be sure).
+    tid = pl.col("trade_id").cast(pl.Utf8)
+    ok = (~tie | (tid >= tid.shift(1))).slice(1).fill_null(False).all()
+    return bool(trades.select(ok).item())
 
 
 def prepare_flows(cash_flows: pl.DataFrame | None) -> pl.DataFrame:
@@ -55,6 +92,16 @@ def events(
 ) -> pl.DataFrame:
     """The balance curve: a start point, then one row per cash flow and per trade close, in order.
 
+    (:func:`events_lazy`, collected.)
+    """
+    return events_lazy(trades, flows, initial_balance, trade_ids=trade_ids).collect()
+
+
+def events_lazy(
+    trades: pl.DataFrame, flows: pl.DataFrame, initial_balance: float, *, trade_ids: bool = True
+) -> pl.LazyFrame:
+    """The balance curve: a start point, then one row per cash flow and per trade close, in order.
+
     ``trades`` and ``flows`` come from :func:`prepare_trades` / :func:`prepare_flows`. A cash flow
     goes before a trade closing at the same instant. Columns: time, trade_id (null except on trade
     rows; all null with ``trade_ids=False``, which spares a copy of 16M ids when they are not
@@ -66,14 +113,14 @@ def events(
         {"time": [min(starts) if starts else None], "trade_id": [None], "pnl": [0.0], "flow": [0.0]},
         schema=cols,
     )
-    rows = trades.select(
+    rows = trades.lazy().select(
         pl.col("close_time").alias("time"),
         pl.col("trade_id").cast(pl.Utf8) if trade_ids else pl.lit(None, pl.Utf8).alias("trade_id"),
         pl.col("net_profit").alias("pnl"),
         pl.lit(0.0).alias("flow"),
     )
     if flows.height:
-        moves = flows.select(
+        moves = flows.lazy().select(
             "time",
             pl.lit(None, pl.Utf8).alias("trade_id"),
             pl.lit(0.0).alias("pnl"),
@@ -87,7 +134,7 @@ def events(
             .sort(["time", "_is_trade"], maintain_order=True)
             .drop("_is_trade")
         )
-    curve = pl.concat([start, rows])
+    curve = pl.concat([start.lazy(), rows])
     pnl_cum = pl.col("pnl").cum_sum()
     pnl_peak = pnl_cum.cum_max()  # the start row has pnl 0, so the running peak starts at 0
     return (

@@ -12,7 +12,7 @@ import polars as pl
 
 from workbench.analytics._frame import events, prepare_flows, prepare_trades
 
-__all__ = ["equity_curve", "daily_summary", "monthly_returns", "daily_table"]
+__all__ = ["equity_curve", "daily_summary", "monthly_returns", "daily_table", "trading_days_per_year"]
 
 _NET = pl.col("net_profit")
 
@@ -49,7 +49,8 @@ def daily_table(
         _NET.filter(_NET < 0).sum().alias("gross_loss"),
     )
     weekdays = pl.date_range(first, last, "1d", eager=True).alias("date").to_frame()
-    weekdays = weekdays.filter(pl.col("date").dt.weekday() <= 5)
+    if trading_days_per_year(trades) == 252:  # markets closed at weekends: Mon-Fri (+ days with a close)
+        weekdays = weekdays.filter(pl.col("date").dt.weekday() <= 5)
     days = pl.concat([weekdays, closed.select("date")]).unique().sort("date")
     flow_days = (
         flows.group_by(pl.col("time").dt.date().alias("date"))
@@ -77,6 +78,21 @@ def daily_table(
     return table.with_columns(
         (ret * 100.0).alias("return_pct"), ret.alias("ret"), pl.col("drawdown_pct").fill_null(0.0)
     ).select(*DAILY_SCHEMA, "ret")
+
+
+def trading_days_per_year(trades: pl.DataFrame) -> int:
+    """365 for an account that trades every day of the week, else 252 — chosen from the data.
+
+    24/7 markets (crypto) close trades on Saturdays and Sundays as often as on weekdays; FX and stock
+    accounts close few or none (a Sunday-evening open, a broker's Saturday server date). The rule: each of
+    Saturday and Sunday carries closes on at least half as many dates as an average weekday.
+    """
+    if trades.height == 0:
+        return 252
+    dow = trades.select(pl.col("close_time").dt.date().unique().dt.weekday().alias("d"))["d"]
+    per_weekday = int((dow <= 5).sum()) / 5
+    weekend = (int((dow == 6).sum()), int((dow == 7).sum()))
+    return 365 if per_weekday > 0 and min(weekend) >= 0.5 * per_weekday else 252
 
 
 def _prepared(

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workbench.analytics._frame import events, prepare_flows, prepare_trades
-from workbench.analytics.curves import daily_table
+from workbench.analytics._frame import events_lazy, in_trade_order, prepare_flows, prepare_trades
+from workbench.analytics.curves import daily_table, trading_days_per_year
 
 __all__ = ["Metrics", "compute_metrics", "sharpe_sortino", "ANNUALISATION"]
 
@@ -77,6 +77,9 @@ class Metrics:
     start: datetime | None
     end: datetime | None
     trading_days: int
+    # Trading days a year behind sharpe_ratio/sortino_ratio: 252, or 365 when the account trades every day of
+    # the week (chosen from the data: analytics.curves.trading_days_per_year).
+    periods_per_year: int = ANNUALISATION
     # What had to be assumed or left out, one line each (e.g. an unknown initial balance, trades the
     # platform wrote closing before they open, left out of the average duration).
     assumptions: tuple[str, ...] = ()
@@ -107,16 +110,16 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def sharpe_sortino(returns: np.ndarray) -> tuple[float | None, float | None]:
-    """Annualised Sharpe and Sortino of daily returns (risk-free 0); ``None`` with fewer than two
-    returns or a zero (downside) deviation."""
+def sharpe_sortino(returns: np.ndarray, periods: int = ANNUALISATION) -> tuple[float | None, float | None]:
+    """Annualised Sharpe and Sortino of daily returns (risk-free 0; ``periods`` trading days a year: 252,
+    or 365 for 24/7 accounts); ``None`` with fewer than two returns or a zero (downside) deviation."""
     r = returns[~np.isnan(returns)]
     if r.size < 2:
         return None, None
     mean = float(r.mean())
     std = float(r.std(ddof=1))
     downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    scale = math.sqrt(ANNUALISATION)
+    scale = math.sqrt(periods)
     sharpe = mean / std * scale if std > 0 else None
     sortino = mean / downside * scale if downside > 0 else None
     return sharpe, sortino
@@ -156,10 +159,15 @@ def compute_metrics(
     initial = float(initial_balance) if known else 0.0
     assumptions: list[str] = [] if known else [UNKNOWN_BALANCE]
     # Only the columns whose order matters are sorted (sums, the curve, streaks): sorting all of
-    # them (16M rows of text) costs seconds and GBs. Counts by direction do not depend on order.
-    t = prepare_trades(trades.select(c for c in trades.columns if c in _SORTED))
+    # them (16M rows of text) costs seconds and GBs. Counts by direction do not depend on order, and
+    # trade_id is a sort key only. Of the curve only the drawdowns are needed (not 8 columns of 16M).
+    keyed = prepare_trades(trades.select(c for c in trades.columns if c in _SORTED), sort=False)
+    t = in_trade_order(keyed, [c for c in keyed.columns if c != "trade_id"])
+    del keyed
     flows = prepare_flows(cash_flows)
-    curve = events(t, flows, initial, trade_ids=False)
+    curve = (
+        events_lazy(t, flows, initial, trade_ids=False).select("time", "drawdown", "drawdown_pct").collect()
+    )
     daily = daily_table(t, flows, initial, curve)
 
     def col_or(name: str, default: pl.Expr) -> pl.Expr:
@@ -192,7 +200,6 @@ def compute_metrics(
         (duration.mean() / 1e6).alias("duration"),
         pl.col("open_time").min().alias("start"),
         pl.col("close_time").max().alias("end"),
-        pl.col("close_time").dt.date().n_unique().alias("days"),
     ).row(0, named=True)
     agg.update(sides)
     n = t.height
@@ -200,7 +207,8 @@ def compute_metrics(
     net, gp, gl = float(agg["net"] or 0.0), float(agg["gp"] or 0.0), float(agg["gl"] or 0.0)
     max_dd = float(curve["drawdown"].max() or 0.0)
     max_dd_pct: float | None = float(curve["drawdown_pct"].max() or 0.0)
-    sharpe, sortino = sharpe_sortino(daily["ret"].to_numpy().astype(float))
+    periods = trading_days_per_year(t)
+    sharpe, sortino = sharpe_sortino(daily["ret"].to_numpy().astype(float), periods)
     if not known:
         max_dd_pct = sharpe = sortino = None
     win_streak, loss_streak = _streaks(t["net_profit"])
@@ -238,6 +246,7 @@ def compute_metrics(
         total_swap=float(agg["swap"] or 0.0),
         start=agg["start"],
         end=agg["end"],
-        trading_days=int(agg["days"] or 0),
+        trading_days=int((daily["trades"] > 0).sum()),  # the dates with a close (a hash of 16M dates less)
+        periods_per_year=periods,
         assumptions=tuple(assumptions),
     )
