@@ -1014,47 +1014,6 @@ def platform_totals(
     return stated, platform, notes
 
 
-def stated_totals(ledger: Ledger, results: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str]]:
-    """The printed totals to reconcile (contract definitions) and why others were left out.
-
-    Superseded by :func:`platform_totals` (every printed total stated, MT5's convention in
-    ``platform_figures``); kept for callers of the old contract.
-
-    Every printed total is first checked against MT5's own per-deal definition (a mismatch
-    means a truncated or edited file). It goes into ``stated`` only where that definition is
-    the contract's: per-deal and per-trade figures agree exactly when no entry deal carries
-    money, and net profit/final balance only when positions still open carry none.
-    """
-    printed = {key: results[label] for label, key in RESULT_KEYS.items() if label in results}
-    for key, value in printed.items():
-        mine = ledger.mt5[key]
-        if key.endswith("_trades"):
-            ok = mine == value
-        elif key == "profit_factor":
-            ok = value == 0 if mine is None else abs(mine - value) <= 0.0051
-        else:
-            ok = abs(mine - value) <= MONEY_TOL
-        if not ok:
-            raise DataError(
-                f"the report prints {key} {value:,.2f} but its deals give {_fmt(mine)}; "
-                "the file is truncated or inconsistent",
-                where=f"Results.{key}",
-            )
-    stated = dict(printed)
-    skipped: dict[str, str] = {}
-    if ledger.entry_money:
-        for key in _PER_DEAL:
-            if stated.pop(key, None) is not None:
-                skipped[key] = "MT5 counts entry-deal commissions as separate losing deals"
-    if abs(ledger.open_money) > 0.005:
-        stated.pop("net_profit", None)
-        skipped["net_profit"] = "includes the entry costs of positions still open"
-        skipped["final_balance"] = skipped["net_profit"]
-    return stated, skipped
-
-
-# ----------------------------------------------------------------------------- reports
-
 _BUILD = re.compile(r"^(.*?)\s*\([^\d()]*?(\d{3,5})\)$")  # "TradeMaxGlobal-Demo (Build 5833)"
 _LEVERAGE = re.compile(r"^1\s*:\s*\d+(?:\.\d+)?$")
 _CURRENCY = re.compile(r"^[A-Z]{3,4}$")

@@ -199,19 +199,5 @@ ORDER BY max_drawdown_pct DESC NULLS LAST, id LIMIT 1;
 -- ---------------------------------------------------------------------------------------------
 -- Optimisation (workbench/optimize): sweeps and Ray Tune runs.
 
--- name: optimize_rank_results
-UPDATE optimization_results AS o SET rank = r.rnk
-FROM (
-    SELECT trial, row_number() OVER (
-        ORDER BY $3 * TRY_CAST(json_extract_string(objectives, $2) AS DOUBLE) DESC NULLS LAST, trial
-    ) AS rnk
-    FROM optimization_results WHERE optimization_id = $1
-) AS r
-WHERE o.optimization_id = $1 AND o.trial = r.trial;
-
 -- name: set_optimization_overfitting
 UPDATE optimizations SET deflated_sharpe = $2, pbo = $3, meta = json_merge_patch(meta, $4::JSON) WHERE id = $1;
-
--- name: optimize_best_result
-SELECT trial, parameters, objectives, metrics FROM optimization_results
-WHERE optimization_id = $1 AND rank = 1 ORDER BY trial LIMIT 1;
