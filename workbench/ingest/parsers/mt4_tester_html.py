@@ -324,6 +324,11 @@ def _trades(
         if len(cells) < 10:
             raise DataError(f"closing row has {len(cells)} cells, expected 10", where=where)
         volume = fmt.number(cells[4], where=where, what="size")
+        if volume > o.volume + 1e-9:
+            raise DataError(
+                f"{kind} of {volume:g} lots of order {order}, which has {o.volume:g} open: the size is damaged",
+                where=where,
+            )
         profit = fmt.number(cells[8], where=where, what="profit")
         row_balance = fmt.number(cells[9], where=where, what="balance")
         if balance is None:  # blank summary: the opening balance the first close implies
