@@ -1,7 +1,8 @@
 """Vectorised backtesting and parameter sweeps (fused Numba kernel) with a small strategy library.
 
-``sweep``/``iter_sweep`` for grids, ``run`` for one deep backtest, ``signals`` and ``portfolio`` (vectorbt)
-for analysis; strategies live one per module in ``strategies/`` (see docs/strategies.md), indicators in
+``sweep``/``iter_sweep`` for grids, ``run`` for one deep backtest (settings as written on the command
+line: ``direction="both"``, ``commission="7/lot"``, ``stop_loss="2atr"``, ``size="1%risk"``; see
+``settings``), ``signals`` and ``portfolio`` (vectorbt) for analysis; strategies live one per module in ``strategies/`` (see docs/strategies.md), indicators in
 ``indicators``. Conventions: :mod:`workbench.backtest.engine`.
 """
 
@@ -23,20 +24,25 @@ from workbench.backtest.engine import (
     signals,
     sweep,
 )
+from workbench.backtest.settings import CONTRACTS, Contract, EngineSettings, contract_for
 from workbench.backtest.spec import STRATEGIES, Param, Rules, StrategySpec, get_strategy, strategy
 
 __all__ = [
     "BACKTESTING_PY_SIZE",
+    "CONTRACTS",
     "METRICS",
     "STRATEGIES",
     "Annualization",
     "BacktestResult",
+    "Contract",
+    "EngineSettings",
     "Param",
     "Rules",
     "Size",
     "StrategySpec",
     "annualization",
     "bars_from_pandas",
+    "contract_for",
     "get_strategy",
     "iter_sweep",
     "parse_grid",

@@ -26,6 +26,14 @@ columns: after the metrics, ``(count, sum r, sum r²)`` of the period returns of
 ``N_METRICS + 3 s ...`` (row-major (S, 3); ``block_moments`` splits them off). An empty ``day_block``
 with ``S = 0`` turns this off. The moments accumulate in the metrics row itself: a separate output
 array written from the day-end branch measurably slowed the per-bar loop (about 7 %), this does not.
+
+Settings (:mod:`workbench.backtest.settings` resolves them): ``costs`` (``COSTS``: commission as a
+fraction of notional, money per unit and per order, each charged on every fill; spread as a fraction of
+price and a price distance, paid once on entry; slippage likewise, against every market fill: entries,
+signal exits, stop-losses and trailing stops, not take-profits). Stops per combination: ``stop_v[k]``
+and ``stop_k[k]`` hold (stop-loss, take-profit, trailing stop) values and kinds (``STOP_FRACTION`` of the
+entry fill, or of the best price since entry for the trailing stop; ``STOP_PRICE`` a price distance;
+``STOP_ATR`` × ``stop_u[s, signal bar]``), value 0 = off. Sizing: ``SIZE_*`` modes (``_units``).
 """
 
 from __future__ import annotations
@@ -59,8 +67,13 @@ TRADE_FIELDS = (
     "pnl",
     "exit_reason",
 )
-EXIT_REASONS = ("signal", "stop_loss", "take_profit", "bankrupt")
-SIZE_UNITS, SIZE_FRACTION, SIZE_VOL_TARGET = 0, 1, 2
+EXIT_REASONS = ("signal", "stop_loss", "take_profit", "bankrupt", "trailing_stop")
+SIZE_UNITS, SIZE_FRACTION, SIZE_VOL_TARGET, SIZE_CASH, SIZE_RISK = 0, 1, 2, 3, 4
+STOP_FRACTION, STOP_PRICE, STOP_ATR = 0, 1, 2  # stop kinds: of the entry (best) price, price, × ATR
+# the ``costs`` array: commission (fraction of notional, per unit, per order), spread and slippage
+# (fraction of price, price distance)
+COSTS = ("commission", "per_unit", "per_order", "spread", "spread_price", "slippage", "slippage_price")
+C_COMMISSION, C_PER_UNIT, C_PER_ORDER, C_SPREAD, C_SPREAD_PRICE, C_SLIPPAGE, C_SLIPPAGE_PRICE = range(7)
 _NONE = 9  # no pending order
 
 
@@ -121,12 +134,26 @@ def _flag(events, bit):
 
 
 @njit(cache=True, inline="always")
-def _close(px, i, reason, pos, units, ep, ec, eb, comm, tr_out, n_trades):
+def _fee(units, px, cf, cu, cx):
+    """Commission of one fill of ``units`` at ``px``: fraction ``cf`` of notional, ``cu`` per unit, ``cx``
+    per order."""
+    return units * px * cf + units * cu + cx
+
+
+@njit(cache=True, inline="always")
+def _slip(px, d, sf, sa):
+    """``px`` moved against a market order of direction ``d`` (+1 buys, -1 sells) by the slippage
+    (fraction ``sf`` of price plus price distance ``sa``)."""
+    return px + d * (px * sf + sa)
+
+
+@njit(cache=True, inline="always")
+def _close(px, i, reason, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades):
     """Close the position (direction ``pos``, ``units``, entry price ``ep``, entry commission ``ec``,
     entry bar ``eb``) at ``px`` on bar ``i``: returns (cash change, pnl); records the trade in
     ``tr_out`` when it has rows (a single-combination run)."""
     gross = pos * units * (px - ep)
-    exit_comm = units * px * comm
+    exit_comm = _fee(units, px, cf, cu, cx)
     pnl = gross - exit_comm - ec
     if tr_out.shape[0] > 0:
         t = tr_out[n_trades]
@@ -143,14 +170,41 @@ def _close(px, i, reason, pos, units, ep, ec, eb, comm, tr_out, n_trades):
 
 
 @njit(cache=True, inline="always")
-def _enter(d, px, i, cash, vol_now, comm, spread, sl_k, tp_k, sizing):
-    """Open direction ``d`` at ``px`` on bar ``i``: (pos, units, entry price, entry commission, entry bar,
-    stop price, take price); ``pos`` 0 when the size comes out 0 (nothing is opened then)."""
-    adj = px * (1.0 + d * spread)
-    u = _units(sizing[0], sizing[1], sizing[2], sizing[3], cash, px, adj, comm, vol_now)
+def _level(ref, side, kind, value, unit):
+    """The price ``value`` away from ``ref`` on ``side`` (+1 above, -1 below): ``kind`` 0 a fraction of
+    ``ref``, 1 a price distance, 2 ``value`` × ``unit`` (the ATR); NaN = no level (off, or an ATR not
+    defined yet), which no price ever touches."""
+    if not value > 0:
+        return np.nan
+    if kind == STOP_FRACTION:
+        return ref * (1.0 + side * value)
+    dist = value if kind == STOP_PRICE else value * unit
+    if not dist > 0:
+        return np.nan
+    return ref + side * dist
+
+
+@njit(cache=True, inline="always")
+def _enter(d, px, i, j, cash, vol_now, cf, cu, cx, sf, sa, pf, pa, stop_v, stop_k, stop_u, k, sizing):
+    """Open direction ``d`` at market price ``px`` on bar ``i`` (signal bar ``j``): (pos, units, entry
+    price, entry commission, entry bar, stop price, take price, trailing stop, trailing distance);
+    ``pos`` 0 when the size comes out 0 (nothing is opened then). The entry fill pays the spread and the
+    slippage; the stops are measured from it (ATR stops with the signal bar's ATR)."""
+    adj = px * (1.0 + d * sf) + d * (sa + px * pf + pa)
+    u0 = stop_u[0, j] if stop_k[k, 0] == STOP_ATR else 0.0
+    u1 = stop_u[1, j] if stop_k[k, 1] == STOP_ATR else 0.0
+    u2 = stop_u[2, j] if stop_k[k, 2] == STOP_ATR else 0.0
+    stop_px = _level(adj, -d, stop_k[k, 0], stop_v[k, 0], u0)
+    take_px = _level(adj, d, stop_k[k, 1], stop_v[k, 1], u1)
+    trail_px = _level(adj, -d, stop_k[k, 2], stop_v[k, 2], u2)
+    risk = abs(adj - stop_px)
+    trail_d = abs(adj - trail_px)
+    if trail_d < risk or risk != risk:  # the tighter stop bounds the loss (NaN: that stop is off)
+        risk = trail_d
+    u = _units(sizing[0], sizing[1], sizing[2], sizing[3], cash, px, adj, cf, cu, cx, vol_now, risk)
     if u > 0:
-        return d, u, adj, u * adj * comm, i, adj * (1.0 - d * sl_k), adj * (1.0 + d * tp_k)
-    return 0, 0.0, 0.0, 0.0, i, 0.0, 0.0
+        return d, u, adj, _fee(u, adj, cf, cu, cx), i, stop_px, take_px, trail_px, trail_d
+    return 0, 0.0, 0.0, 0.0, i, np.nan, np.nan, np.nan, np.nan
 
 
 @njit(cache=True, inline="always")
@@ -165,8 +219,8 @@ def _tally(pnl, n_trades, wins, gross_win, gross_loss):
 
 @njit(cache=True)
 def _simulate(
-    o, h, lo, c, period_end, M, ci, cc, nc, rb, k, sl, tp, vol,
-    cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
+    o, h, lo, c, period_end, M, ci, cc, nc, rb, k, stop_v, stop_k, stop_u, vol,
+    cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
     eq_out, tr_out, out, day_block, periods_per_year,
 ):  # fmt: skip
     """One combination ``k``; ``eq_out``/``tr_out`` receive the equity curve and trades when they have
@@ -184,9 +238,13 @@ def _simulate(
     ev0 = np.nan
     en0 = 0
     prev = np.int64(0)
-    sl_k = sl[k]
-    tp_k = tp[k]
-    stops = sl_k > 0 or tp_k > 0
+    stops = stop_v[k, 0] > 0 or stop_v[k, 1] > 0 or stop_v[k, 2] > 0
+    trailing = stop_v[k, 2] > 0
+    trail_frac = stop_k[k, 2] == STOP_FRACTION
+    trail_v = stop_v[k, 2]
+    cf, cu, cx = costs[C_COMMISSION], costs[C_PER_UNIT], costs[C_PER_ORDER]
+    sf, sa = costs[C_SPREAD], costs[C_SPREAD_PRICE]
+    pf, pa = costs[C_SLIPPAGE], costs[C_SLIPPAGE_PRICE]
     sizing = (size_mode, size_value, whole, max_lev)
     record = eq_out.shape[0] > 0
     blocks = day_block.shape[0] > 0
@@ -197,8 +255,11 @@ def _simulate(
     ep = 0.0
     ec = 0.0
     eb = 0
-    stop_px = 0.0
-    take_px = 0.0
+    stop_px = np.nan
+    take_px = np.nan
+    trail_px = np.nan
+    trail_d = np.nan
+    best = 0.0
     pending = _NONE
     bust = False
     n_trades = 0
@@ -223,36 +284,56 @@ def _simulate(
                 tgt = pending
                 pending = _NONE
                 if pos != 0 and tgt != pos:
-                    dc, pnl = _close(o[i], i, 0, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                    px = _slip(o[i], -pos, pf, pa)
+                    dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
                     cash += dc
                     n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
                     pos = 0
                 if tgt != 0 and pos == 0:
-                    pos, units, ep, ec, eb, stop_px, take_px = _enter(
-                        tgt, o[i], i, cash, vol[i - 1], comm, spread, sl_k, tp_k, sizing
-                    )
+                    pos, units, ep, ec, eb, stop_px, take_px, trail_px, trail_d = _enter(
+                        tgt, o[i], i, i - 1, cash, vol[i - 1], cf, cu, cx, sf, sa, pf, pa,
+                        stop_v, stop_k, stop_u, k, sizing,
+                    )  # fmt: skip
+                    best = ep
                     cash -= ec
 
-            # 2. stop-loss / take-profit inside this bar (the stop first when both are touched)
+            # 2. stops inside this bar: the stop-loss or trailing stop (the higher for a long) first when
+            #    a take-profit is touched too; the trailing stop then follows this bar's extreme
             if stops and pos != 0:
                 reason = 0
                 px = 0.0
                 if pos > 0:
-                    if sl_k > 0 and lo[i] <= stop_px:
-                        px = min(o[i], stop_px)
-                        reason = 1
-                    elif tp_k > 0 and h[i] >= take_px:
+                    hit_sl = lo[i] <= stop_px
+                    hit_tr = lo[i] <= trail_px
+                    if hit_sl or hit_tr:
+                        if hit_sl and not (trail_px > stop_px):
+                            px, reason = min(o[i], stop_px), 1
+                        else:
+                            px, reason = min(o[i], trail_px), 4
+                        px = _slip(px, -1, pf, pa)
+                    elif h[i] >= take_px:
                         px = max(o[i], take_px)
                         reason = 2
+                    elif trailing and h[i] > best:
+                        best = h[i]
+                        trail_px = best * (1.0 - trail_v) if trail_frac else best - trail_d
                 else:
-                    if sl_k > 0 and h[i] >= stop_px:
-                        px = max(o[i], stop_px)
-                        reason = 1
-                    elif tp_k > 0 and lo[i] <= take_px:
+                    hit_sl = h[i] >= stop_px
+                    hit_tr = h[i] >= trail_px
+                    if hit_sl or hit_tr:
+                        if hit_sl and not (trail_px < stop_px):
+                            px, reason = max(o[i], stop_px), 1
+                        else:
+                            px, reason = max(o[i], trail_px), 4
+                        px = _slip(px, 1, pf, pa)
+                    elif lo[i] <= take_px:
                         px = min(o[i], take_px)
                         reason = 2
+                    elif trailing and lo[i] < best:
+                        best = lo[i]
+                        trail_px = best * (1.0 + trail_v) if trail_frac else best + trail_d
                 if reason > 0:
-                    dc, pnl = _close(px, i, reason, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                    dc, pnl = _close(px, i, reason, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
                     cash += dc
                     n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
                     pos = 0
@@ -283,25 +364,27 @@ def _simulate(
                         if i + 1 < n:
                             pending = tgt
                     else:
-                        px = c[i]
                         if pos != 0:
-                            dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                            px = _slip(c[i], -pos, pf, pa)
+                            dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
                             cash += dc
                             n_trades, wins, gross_win, gross_loss = _tally(
                                 pnl, n_trades, wins, gross_win, gross_loss
                             )
                             pos = 0
                         if tgt != 0:
-                            pos, units, ep, ec, eb, stop_px, take_px = _enter(
-                                tgt, px, i, cash, vol[i], comm, spread, sl_k, tp_k, sizing
-                            )
+                            pos, units, ep, ec, eb, stop_px, take_px, trail_px, trail_d = _enter(
+                                tgt, c[i], i, i, cash, vol[i], cf, cu, cx, sf, sa, pf, pa,
+                                stop_v, stop_k, stop_u, k, sizing,
+                            )  # fmt: skip
+                            best = ep
                             cash -= ec
 
             # 4. mark to market at the close; out of money ends the run (as in backtesting.py)
             if pos != 0:
                 eq = cash + pos * units * (c[i] - ep)
                 if eq <= 0:
-                    dc, pnl = _close(c[i], i, 3, pos, units, ep, ec, eb, comm, tr_out, n_trades)
+                    dc, pnl = _close(c[i], i, 3, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
                     n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
                     pos = 0
                     eq = 0.0
@@ -361,29 +444,44 @@ def _simulate(
 
 
 @njit(cache=True, inline="always")
-def _units(size_mode, size_value, whole, max_lev, cash, px, adj, comm, vol_now):
-    """Units to buy/sell at fill price ``px`` (``adj`` = px after spread); 0 = cannot trade."""
+def _units(size_mode, size_value, whole, max_lev, cash, px, adj, cf, cu, cx, vol_now, risk):
+    """Units to buy/sell at market price ``px`` (``adj`` = the entry fill after spread and slippage;
+    ``risk`` = the price distance to the tighter stop, NaN without one); 0 = cannot trade."""
     if size_mode == SIZE_UNITS:
         return size_value
-    if size_mode == SIZE_FRACTION:
-        f = size_value
-    else:
-        if not vol_now > 0:
+    if size_mode == SIZE_CASH:
+        u = size_value / adj
+    elif size_mode == SIZE_RISK:
+        if not risk > 0 or not cash > 0:
             return 0.0
-        f = min(size_value / vol_now, max_lev)
-    if not f > 0 or not cash > 0:
-        return 0.0
-    # backtesting.py's arithmetic: adjusted price + commission per unit, floor for whole units
-    per_unit = adj + (f * px * comm) / f
+        u = cash * size_value / risk
+        if u * adj > max_lev * cash:
+            u = max_lev * cash / adj
+    else:
+        if size_mode == SIZE_FRACTION:
+            f = size_value
+        else:
+            if not vol_now > 0:
+                return 0.0
+            f = min(size_value / vol_now, max_lev)
+        if not f > 0 or not cash > 0:
+            return 0.0
+        # backtesting.py's arithmetic: adjusted price + commission per unit, floor for whole units; a
+        # commission per order comes off the cash first
+        per_unit = adj + (f * px * cf) / f + cu
+        if whole:
+            u = (cash * f - cx) // per_unit
+        else:
+            u = (cash * f - cx) / per_unit
     if whole:
-        return (cash * f) // per_unit
-    return cash * f / per_unit
+        u = math.floor(u)
+    return u if u > 0 else 0.0
 
 
 @njit(cache=True, parallel=True)
 def sweep_kernel(
-    o, h, lo, c, period_end, M, ci, cc, nc, rb, sl, tp, vol,
-    cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
+    o, h, lo, c, period_end, M, ci, cc, nc, rb, stop_v, stop_k, stop_u, vol,
+    cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
     eq_out, tr_out, day_block, n_blocks, periods_per_year,
 ):  # fmt: skip
     """Metrics (``METRICS`` columns) of every combination; ``prange`` over combinations.
@@ -394,14 +492,14 @@ def sweep_kernel(
     ``n_blocks = 0`` = off) adds ``3 * n_blocks`` columns of block moments (see the module docstring).
     ``period_end[i]``: bar ``i`` is the last bar of a return period (a day, or every bar when the bars
     are coarser than a day); ``periods_per_year`` annualises Sharpe and Sortino (see
-    :func:`workbench.backtest.engine.annualization`).
+    :func:`workbench.backtest.engine.annualization`). Stops and costs: see the module docstring.
     """
     n_combos = ci.shape[0]
     out = np.zeros((n_combos, N_METRICS + 3 * n_blocks))
     for k in prange(n_combos):
         _simulate(
-            o, h, lo, c, period_end, M, ci, cc, nc, rb, k, sl, tp, vol,
-            cash0, comm, spread, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
+            o, h, lo, c, period_end, M, ci, cc, nc, rb, k, stop_v, stop_k, stop_u, vol,
+            cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
             eq_out, tr_out, out[k], day_block, periods_per_year,
         )  # fmt: skip
     return out

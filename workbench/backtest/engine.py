@@ -20,21 +20,45 @@ alike, see tests/unit/backtest):
 * **Fills**: ``fill="next_open"`` (default; backtesting.py, cTrader and MetaTrader behaviour) fills at
   the next bar's open, a signal on the last bar is never filled; ``fill="close"`` fills at the signal
   bar's close. A reversal closes first, then sizes the new position from the cash after that close.
-* **Costs**: ``commission`` is a fraction of notional charged on entry and on exit
-  (``units × price × commission``). ``spread`` is a fraction of price, the whole bid/ask spread of a
-  round trip, paid once on entry: a long fills at ``price × (1 + spread)``, a short at
-  ``price × (1 - spread)``; exits (signal, stop, take-profit) fill at the raw price. Both are exactly
-  backtesting.py's ``commission`` and ``spread``.
-* **Sizing** (:class:`Size`): ``Size.units(n)`` fixed units (no cash check, leverage unlimited);
-  ``Size.fraction(f)`` a fraction of equity: ``units = equity × f / (fill + price × commission)``, where
-  ``fill`` is the price after spread, floored to whole units with ``whole=True``; ``Size.vol_target(t)``:
-  the fraction ``t / σ`` (capped at ``max_leverage``) where σ is the annualised volatility of the last
-  ``window`` close-to-close returns at the signal bar. ``BACKTESTING_PY_SIZE`` reproduces
-  backtesting.py's default order size (all equity, whole units).
-* **Stops**: ``sl``/``tp`` are fractions of the entry price (``0`` = off). Checked on every bar from the
+* **Settings as written** (:mod:`workbench.backtest.settings`, one parser for the CLI flags, widgets,
+  these keywords and the stored parameters): ``commission="7/lot"``, ``spread="1.5pips"``,
+  ``slippage="0.01%"``, ``size="1%risk"``, ``stop_loss="2atr"``, ``take_profit="0.5%"``,
+  ``trailing_stop="0.0020"``, ``contract="pip=0.0001,lot=100000,quote=USD"`` (default: the contract of
+  the bars' ``symbol``, :func:`workbench.backtest.settings.contract_for`). ``BacktestResult.settings``
+  echoes them in the same syntax.
+* **Costs**: ``commission`` terms are charged on every fill (entry and exit): a fraction of notional
+  (``units × price × commission``, backtesting.py's ``commission``), money per unit / per lot
+  (``units / contract size``) and per order (backtesting.py's ``(fixed, relative)`` commission).
+  ``spread`` (a fraction of price, or pips) is the whole bid/ask spread of a round trip, paid once on
+  entry: a long fills at ``price × (1 + spread)`` (``+ pips × pip size``), a short at
+  ``price × (1 - spread)``; exits fill at the raw price (backtesting.py's ``spread``). ``slippage`` (the
+  same forms) moves every *market* fill against the trade: entries (on top of the spread), signal exits,
+  stop-loss and trailing-stop exits; a take-profit is a limit order and fills at its price (or a better
+  open); a bankruptcy close is marked at the close. Shorts are costed like longs (the spread on entry at
+  the bid, commission on both fills, slippage against them); no borrow fee or swap.
+* **Sizing** (:class:`Size`, ``size="..."``): ``Size.units(n)`` / ``"1000"`` fixed units (no cash check,
+  leverage unlimited), ``"2lots"`` n × the contract size; ``Size.cash(x)`` / ``"5000cash"``: notional
+  ``x`` at the entry fill (``units = x / fill``); ``Size.fraction(f)`` / ``"50%"`` a fraction of equity:
+  ``units = (equity × f - per-order fee) / (fill + price × commission + per-unit fee)``, where ``fill`` is
+  the price after spread and slippage, floored to whole units with ``whole=True`` (backtesting.py's
+  arithmetic); ``Size.vol_target(t)`` / ``"10%vol"``: the fraction ``t / σ`` (capped at
+  ``max_leverage``) where σ is the annualised volatility of the last ``window`` close-to-close returns at
+  the signal bar; ``Size.risk(r)`` / ``"1%risk"``: ``units = equity × r / d``, ``d`` the distance from the
+  entry fill to the tighter of the stop-loss and the trailing stop (no trade without one; notional capped
+  at ``max_leverage`` × equity when given). ``BACKTESTING_PY_SIZE`` reproduces backtesting.py's default
+  order size (all equity, whole units).
+* **Stops**: ``stop_loss``/``take_profit``/``trailing_stop`` are distances from the entry fill (after
+  spread and slippage): a price distance (``"0.0020"``), pips, a percent of the entry price (``"0.5%"``)
+  or an ATR multiple (``"2atr"``: × ATR(14), Wilder, at the signal bar; no stop while the ATR is
+  undefined); ``sl``/``tp`` (legacy) are fractions of the entry price. Checked on every bar from the
   fill bar on (for ``fill="close"`` from the next bar), after the open's fill: a long stops at
-  ``min(open, entry × (1 - sl))`` when the low touches it, takes profit at ``max(open, entry × (1 + tp))``
-  when the high does; when both are touched in one bar the stop is assumed first. Either may be a grid key.
+  ``min(open, stop)`` when the low touches it, takes profit at ``max(open, take)`` when the high does;
+  when both are touched in one bar the stop is assumed first. The trailing stop starts at the entry fill
+  minus its distance and, at the end of each bar the position was held through, follows the bar's high
+  (a long; the low for a short): ``best - distance``, or ``best × (1 - p)`` for a percent; it never
+  loosens and only takes effect from the next bar (the bars do not say whether the high came before
+  the low). With a stop-loss too the higher level (a long) is the one hit first. Any of them may be a
+  grid key (``{"stop_loss": ["1%", "2%"]}``; one ATR window per sweep).
 * **Equity** is marked at every close: cash + open position at the close. A position still open after the
   last bar is marked to market but is **not** a trade (backtesting.py's default); equity <= 0 closes
   everything and ends the run (equity 0 afterwards). ``run().equity.ts`` is the bar's ``ts`` (its start);
@@ -81,13 +105,26 @@ import sys
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from workbench.backtest import _kernel as K
-from workbench.backtest.indicators import INDICATORS, OHLC, returns_vol
+from workbench.backtest.indicators import INDICATORS, OHLC, atr, returns_vol
+from workbench.backtest.settings import (
+    DIRECTIONS,
+    FILLS,
+    STOP_ATR,
+    STOP_FRACTION,
+    STOP_NAMES,
+    Amount,
+    Commission,
+    Contract,
+    EngineSettings,
+    Size,
+    parse_stop,
+)
 from workbench.backtest.spec import Const, Cross, Diff, Ind, Smooth, StrategySpec, get_strategy, valid_mask
 from workbench.errors import ConfigError, DataError, MissingDependencyError, StrategyError
 
@@ -97,6 +134,7 @@ __all__ = [
     "Size",
     "BACKTESTING_PY_SIZE",
     "BacktestResult",
+    "EngineSettings",
     "sweep",
     "iter_sweep",
     "run",
@@ -109,44 +147,11 @@ __all__ = [
 ]
 
 METRICS = K.METRICS
-ENGINE_PARAMS = ("sl", "tp")  # grid keys the engine owns (stop-loss / take-profit fractions)
-FILLS = {"next_open": False, "close": True}
-DIRECTIONS = {"long": (True, False), "short": (False, True), "both": (True, True)}
-SIZE_MODES = {"units": K.SIZE_UNITS, "fraction": K.SIZE_FRACTION, "vol_target": K.SIZE_VOL_TARGET}
+# grid keys the engine owns: stop-loss / take-profit fractions (legacy) and the stops as written
+LEGACY_STOPS = {"sl": "stop_loss", "tp": "take_profit"}
+ENGINE_PARAMS = ("sl", "tp", *STOP_NAMES)
 DEFAULT_INDICATOR_BYTES = 1 << 30  # indicator rows kept at once by a sweep (1 GiB)
-
-
-@dataclass(frozen=True)
-class Size:
-    """Position sizing (see the module docstring); build it with the class methods."""
-
-    mode: Literal["units", "fraction", "vol_target"] = "fraction"
-    value: float = 1.0
-    whole: bool = False
-    window: int = 20
-    max_leverage: float = 1.0
-
-    @classmethod
-    def units(cls, n: float) -> Size:
-        return cls("units", float(n))
-
-    @classmethod
-    def fraction(cls, f: float = 1.0, *, whole: bool = False) -> Size:
-        return cls("fraction", float(f), whole)
-
-    @classmethod
-    def vol_target(
-        cls, target: float, *, window: int = 20, max_leverage: float = 1.0, whole: bool = False
-    ) -> Size:
-        return cls("vol_target", float(target), whole, int(window), float(max_leverage))
-
-    def _check(self) -> None:
-        if self.mode not in SIZE_MODES:
-            raise ConfigError(f"size mode {self.mode!r} is unknown (known: {', '.join(SIZE_MODES)})")
-        if not self.value > 0 or not math.isfinite(self.value):
-            raise ConfigError(f"size value must be a positive number, got {self.value!r}")
-        if self.mode == "vol_target" and (self.window < 2 or not self.max_leverage > 0):
-            raise ConfigError("vol_target needs window >= 2 and max_leverage > 0")
+Setting = str | float | None  # a setting as written: "0.5%", "2atr", "7/lot", 0.0002 ...
 
 
 # backtesting.py's default ``size=1 - sys.float_info.epsilon``: all equity, whole units
@@ -408,7 +413,7 @@ def _combos_frame(spec: StrategySpec, combos: pl.DataFrame) -> pl.DataFrame:
         .alias(p.name)
         for p in spec.params
     ]
-    cols += [pl.col(n).cast(pl.Float64) for n in ENGINE_PARAMS if n in combos.columns]
+    cols += [_engine_column(n, combos[n].to_list()) for n in ENGINE_PARAMS if n in combos.columns]
     frame = combos.select(cols)
     bad = frame.height - int(valid_mask(spec, frame).sum())
     if bad:
@@ -436,12 +441,23 @@ def _grid_frame(spec: StrategySpec, grid: Mapping[str, Sequence[Any]] | pl.DataF
         )
     for name in ENGINE_PARAMS:
         if name in grid:
-            vals = list(dict.fromkeys(_fraction(name, v) for v in grid[name]))
-            columns.append(pl.DataFrame({name: pl.Series(vals, dtype=pl.Float64)}))
+            raw = grid[name]
+            if isinstance(raw, str | bytes) or not isinstance(raw, Sequence | np.ndarray) or len(raw) == 0:
+                raise StrategyError(f"grid[{name!r}] must be a non-empty list of values")
+            series = _engine_column(name, list(raw))
+            columns.append(pl.DataFrame(series.unique(maintain_order=True)))
     frame = columns[0]
     for col in columns[1:]:
         frame = frame.join(col, how="cross")
     return frame.filter(valid_mask(spec, frame))
+
+
+def _engine_column(name: str, values: Sequence[Any]) -> pl.Series:
+    """An engine grid key's values, checked: ``sl``/``tp`` fractions (Float64), the stops as written
+    (Utf8, ``"0"`` = off; :func:`workbench.backtest.settings.parse_stop`)."""
+    if name in LEGACY_STOPS:
+        return pl.Series(name, [_fraction(name, v) for v in values], dtype=pl.Float64)
+    return pl.Series(name, [str(parse_stop(name, v) or 0) for v in values], dtype=pl.Utf8)
 
 
 def _fraction(name: str, v: Any) -> float:
@@ -591,50 +607,92 @@ class _RowCache:
         return lookup
 
 
-@dataclass(frozen=True)
-class _Settings:
-    fill_close: bool
-    allow_long: bool
-    allow_short: bool
-    cash: float
-    commission: float
-    spread: float
-    size: Size
+def _symbol(bars: pl.DataFrame) -> str | None:
+    """The bars' symbol (their ``symbol`` column's first value), for the default contract."""
+    if "symbol" in bars.columns and bars.height and bars.schema["symbol"] == pl.Utf8:
+        value = bars["symbol"][0]
+        return str(value) if value else None
+    return None
 
-    def kernel_args(self) -> tuple[Any, ...]:
-        s = self.size
-        return (
-            float(self.cash),
-            float(self.commission),
-            float(self.spread),
-            SIZE_MODES[s.mode],
-            float(s.value),
-            bool(s.whole),
-            float(s.max_leverage),
-            self.fill_close,
-            self.allow_long,
-            self.allow_short,
+
+def _engine_settings(bars: pl.DataFrame, sl: float, tp: float, **kw: Any) -> EngineSettings:
+    """The settings of one call (``kw``: the keywords of :func:`run`), parsed and checked; the legacy
+    ``sl``/``tp`` fractions become ``stop_loss``/``take_profit`` percents."""
+    for old, value in (("sl", sl), ("tp", tp)):
+        if value:
+            new = LEGACY_STOPS[old]
+            if kw.get(new) not in (None, "", 0):
+                raise ConfigError(f"{old} and {new} are the same setting; give {new} only")
+            kw[new] = Amount(_fraction(old, value) * 100.0, "%")
+    return EngineSettings.build(symbol=_symbol(bars), **kw)
+
+
+def _kernel_args(settings: EngineSettings) -> tuple[Any, ...]:
+    r = settings.resolve()
+    long_ok, short_ok = DIRECTIONS[settings.direction]
+    return (
+        float(settings.cash),
+        np.array(r.costs, dtype=np.float64),
+        r.size_mode,
+        float(r.size_value),
+        bool(r.whole),
+        float(r.max_leverage),
+        FILLS[settings.fill],
+        long_ok,
+        short_ok,
+    )
+
+
+def _stops(b: _Bars, settings: EngineSettings, frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
+    """``stop_v``, ``stop_k`` (one row per combination of ``frame``: stop-loss, take-profit, trailing
+    stop) and ``stop_u`` (the ATR per bar of each ATR stop) for the kernel; a stop comes from its grid
+    column (``stop_loss`` or the legacy ``sl`` fraction) or the settings, never from both."""
+    n = frame.height
+    values = np.zeros((n, 3))
+    kinds = np.zeros((n, 3), np.int64)
+    windows: list[int] = [0, 0, 0]
+    for s, name in enumerate(STOP_NAMES):
+        old = next((k for k, v in LEGACY_STOPS.items() if v == name), None)
+        sources = [c for c in (name, old) if c is not None and c in frame.columns]
+        if settings.stop(name) is not None:
+            sources.append(f"--{name.replace('_', '-')} {settings.stop(name)}")
+        if len(sources) > 1:
+            raise ConfigError(
+                f"--{name.replace('_', '-')} is given twice ({' and '.join(sources)}); give it once, "
+                "as a setting or as a grid key"
+            )
+        if old is not None and old in frame.columns:
+            values[:, s] = frame[old].to_numpy()
+            kinds[:, s] = STOP_FRACTION
+            continue
+        if name in frame.columns:
+            codes = {v: settings.stop_code(name, parse_stop(name, v)) for v in frame[name].unique().to_list()}
+            col = frame[name].to_list()
+            values[:, s] = [(codes[v] or (0, 0.0, 0))[1] for v in col]
+            kinds[:, s] = [(codes[v] or (0, 0.0, 0))[0] for v in col]
+            atr_windows = {c[2] for c in codes.values() if c is not None and c[0] == STOP_ATR}
+        else:
+            code = settings.stop_code(name, settings.stop(name))
+            if code is None:
+                continue
+            kinds[:, s], values[:, s] = code[0], code[1]
+            atr_windows = {code[2]} if code[0] == STOP_ATR else set()
+        if len(atr_windows) > 1:
+            raise ConfigError(
+                f"--{name.replace('_', '-')}: one ATR window per sweep, got {sorted(atr_windows)} "
+                "(e.g. 1atr14, 2atr14)"
+            )
+        windows[s] = atr_windows.pop() if atr_windows else 0
+    unit = np.zeros((3, b.ohlc.close.shape[0] if any(windows) else 1))
+    for s, w in enumerate(windows):
+        if w:
+            unit[s] = atr(b.ohlc.high, b.ohlc.low, b.ohlc.close, w)
+    if settings.size.mode == "risk" and not (values[:, 0] > 0).any() and not (values[:, 2] > 0).any():
+        raise ConfigError(
+            f"--size {settings.size}: risk sizing needs a stop to measure the risk to; add --stop-loss "
+            "(e.g. 2atr, 0.5%, 0.0020) or --trailing-stop"
         )
-
-
-def _settings(
-    fill: str, direction: str, cash: float, commission: float, spread: float, size: Size
-) -> _Settings:
-    if fill not in FILLS:
-        raise ConfigError(f"fill {fill!r} is unknown (known: {', '.join(FILLS)})")
-    if direction not in DIRECTIONS:
-        raise ConfigError(f"direction {direction!r} is unknown (known: {', '.join(DIRECTIONS)})")
-    if not cash > 0 or not math.isfinite(cash):
-        raise ConfigError(f"cash must be positive, got {cash!r}")
-    if not -0.1 <= commission < 0.1:
-        raise ConfigError(f"commission is a fraction of notional in [-0.1, 0.1), got {commission!r}")
-    if not 0 <= spread < 0.1:
-        raise ConfigError(f"spread is a fraction of price in [0, 0.1), got {spread!r}")
-    if not isinstance(size, Size):
-        raise ConfigError(f"size must be a Size (Size.units/fraction/vol_target), got {size!r}")
-    size._check()
-    long_ok, short_ok = DIRECTIONS[direction]
-    return _Settings(FILLS[fill], long_ok, short_ok, float(cash), float(commission), float(spread), size)
+    return values, kinds, unit
 
 
 def _vol(b: _Bars, size: Size) -> np.ndarray:
@@ -659,9 +717,14 @@ def iter_sweep(
     fill: str = "next_open",
     direction: str = "long",
     cash: float = 10_000,
-    commission: float = 0.0,
-    spread: float = 0.0,
-    size: Size = Size(),
+    commission: Commission | Setting = 0.0,
+    spread: Amount | Setting = 0.0,
+    slippage: Amount | Setting = 0.0,
+    size: Size | Setting = "100%",
+    stop_loss: Amount | Setting = None,
+    take_profit: Amount | Setting = None,
+    trailing_stop: Amount | Setting = None,
+    contract: Contract | str | Mapping[str, Any] | None = None,
     sl: float = 0.0,
     tp: float = 0.0,
     chunk_size: int | None = None,
@@ -675,7 +738,22 @@ def iter_sweep(
     half the number of period returns) adds the ``block_moments`` column (see the module docstring).
     """
     spec = get_strategy(strategy)
-    settings = _settings(fill, direction, cash, commission, spread, size)
+    settings = _engine_settings(
+        bars,
+        sl,
+        tp,
+        fill=fill,
+        direction=direction,
+        cash=cash,
+        commission=commission,
+        spread=spread,
+        slippage=slippage,
+        size=size,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        contract=contract,
+    )
     b = _prepare(bars)
     day_block = _day_blocks(b, blocks)
     n_blocks = int(blocks) if day_block.size else 0
@@ -698,12 +776,9 @@ def iter_sweep(
     )
     capacity = min(len(keys), max(per_chunk, max_indicator_bytes // (8 * n)))
     cache = _RowCache(b.ohlc, keys, capacity)
-    for name, value in (("sl", sl), ("tp", tp)):
-        if name in frame.columns and value:
-            raise ConfigError(f"{name} is both a grid key and a keyword ({value!r}); give it once")
-    sl_all = frame["sl"].to_numpy() if "sl" in frame.columns else np.full(frame.height, _fraction("sl", sl))
-    tp_all = frame["tp"].to_numpy() if "tp" in frame.columns else np.full(frame.height, _fraction("tp", tp))
+    stop_v, stop_k, stop_u = _stops(b, settings, frame)
     vol = _vol(b, settings.size)
+    args = _kernel_args(settings)
     no_equity, no_trades = np.empty(0), np.empty((0, len(K.TRADE_FIELDS)))
     for start in range(0, frame.height, chunk):
         stop = min(start + chunk, frame.height)
@@ -712,10 +787,11 @@ def iter_sweep(
             *_ohlc_args(b),
             cache.matrix,
             *rules.chunk(start, stop, lookup),
-            np.ascontiguousarray(sl_all[start:stop], dtype=np.float64),
-            np.ascontiguousarray(tp_all[start:stop], dtype=np.float64),
+            np.ascontiguousarray(stop_v[start:stop]),
+            np.ascontiguousarray(stop_k[start:stop]),
+            stop_u,
             vol,
-            *settings.kernel_args(),
+            *args,
             no_equity,
             no_trades,
             day_block,
@@ -760,23 +836,31 @@ def sweep(
     fill: str = "next_open",
     direction: str = "long",
     cash: float = 10_000,
-    commission: float = 0.0,
-    spread: float = 0.0,
-    size: Size = Size(),
+    commission: Commission | Setting = 0.0,
+    spread: Amount | Setting = 0.0,
+    slippage: Amount | Setting = 0.0,
+    size: Size | Setting = "100%",
+    stop_loss: Amount | Setting = None,
+    take_profit: Amount | Setting = None,
+    trailing_stop: Amount | Setting = None,
+    contract: Contract | str | Mapping[str, Any] | None = None,
     sl: float = 0.0,
     tp: float = 0.0,
     chunk_size: int | None = None,
     blocks: int = 0,
 ) -> pl.DataFrame:
     """Backtest every valid combination of ``grid`` (param -> list of values; missing params use their
-    defaults; ``sl``/``tp`` may be swept too), or exactly the rows of a DataFrame ``grid`` (explicit
-    combinations, in their order, each satisfying the strategy's constraint: one kernel pass, no cross
-    product). One row per combination: params then ``METRICS``.
+    defaults; the stops may be swept too: ``stop_loss``, ``take_profit``, ``trailing_stop`` as written,
+    ``sl``/``tp`` as fractions), or exactly the rows of a DataFrame ``grid`` (explicit combinations, in
+    their order, each satisfying the strategy's constraint: one kernel pass, no cross product). One row
+    per combination: params then ``METRICS``. The settings (``commission="7/lot"``, ``size="1%risk"``,
+    ``stop_loss="2atr"`` ...) are those of :func:`run` (module docstring).
 
     ``blocks=S`` adds one column ``block_moments`` (``pl.Array(pl.Float64, 3 * S)``): the period returns
-    behind ``sharpe`` (:func:`annualization`) cut into ``S`` contiguous, nearly equal time blocks, and per block ``count, sum r, sum r²`` (row-major
-    (S, 3)); the input of :func:`workbench.optimize.overfit.pbo_cscv`. ``ConfigError`` when ``S < 2`` or
-    the bars give fewer than ``2 * S`` period returns.
+    behind ``sharpe`` (:func:`annualization`) cut into ``S`` contiguous, nearly equal time blocks, and per
+    block ``count, sum r, sum r²`` (row-major (S, 3)); the input of
+    :func:`workbench.optimize.overfit.pbo_cscv`. ``ConfigError`` when ``S < 2`` or the bars give fewer
+    than ``2 * S`` period returns.
     """
     chunks = list(
         iter_sweep(
@@ -788,7 +872,12 @@ def sweep(
             cash=cash,
             commission=commission,
             spread=spread,
+            slippage=slippage,
             size=size,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            trailing_stop=trailing_stop,
+            contract=contract,
             sl=sl,
             tp=tp,
             chunk_size=chunk_size or sys.maxsize,
@@ -816,7 +905,8 @@ def _metrics_frame(params: pl.DataFrame, out: np.ndarray) -> pl.DataFrame:
 class BacktestResult:
     """One backtest: ``metrics`` (``METRICS`` names; null-like NaN as ``None``), the equity curve
     (``ts, equity, drawdown_pct``), the closed trades (times = fill times) and the ``annualization``
-    of ``sharpe``/``sortino`` (``annualization.to_dict()`` states it in JSON)."""
+    of ``sharpe``/``sortino`` (``annualization.to_dict()`` states it in JSON); ``settings``: every
+    setting it ran with, in the flags' syntax (:meth:`EngineSettings.to_dict`)."""
 
     strategy: str
     params: dict[str, Any]
@@ -847,10 +937,20 @@ class BacktestResult:
             (-pl.col("commission")).alias("commission"),
             pl.lit(0.0).alias("swap"),
             (pl.col("pnl") + pl.col("commission")).alias("profit"),
+            _pips(t, self.settings).alias("pips"),
             pl.col("pnl").alias("net_profit"),
             pl.col("exit_reason").alias("comment"),
         )
         return conform(frame, TRADES_SCHEMA)
+
+
+def _pips(trades: pl.DataFrame, settings: Mapping[str, Any]) -> pl.Expr:
+    """Each trade's move in pips (the contract's pip size; null when unknown)."""
+    pip = (settings.get("contract") or {}).get("pip_size")
+    if not pip:
+        return pl.lit(None, dtype=pl.Float64)
+    sign = pl.when(pl.col("direction") == "long").then(1.0).otherwise(-1.0)
+    return (pl.col("exit_price") - pl.col("entry_price")) * sign / float(pip)
 
 
 def _single(
@@ -873,26 +973,54 @@ def run(
     fill: str = "next_open",
     direction: str = "long",
     cash: float = 10_000,
-    commission: float = 0.0,
-    spread: float = 0.0,
-    size: Size = Size(),
+    commission: Commission | Setting = 0.0,
+    spread: Amount | Setting = 0.0,
+    slippage: Amount | Setting = 0.0,
+    size: Size | Setting = "100%",
+    stop_loss: Amount | Setting = None,
+    take_profit: Amount | Setting = None,
+    trailing_stop: Amount | Setting = None,
+    contract: Contract | str | Mapping[str, Any] | None = None,
     sl: float = 0.0,
     tp: float = 0.0,
 ) -> BacktestResult:
-    """One backtest of ``strategy`` with ``params`` (defaults for the missing ones)."""
+    """One backtest of ``strategy`` with ``params`` (defaults for the missing ones; ``params`` may also
+    carry the engine's grid keys: ``stop_loss``, ``take_profit``, ``trailing_stop``, ``sl``, ``tp``).
+
+    The settings are written as on the command line (module docstring and
+    :mod:`workbench.backtest.settings`): ``direction="both"``, ``commission="7/lot"`` or ``0.0002``,
+    ``spread="1.5pips"``, ``slippage="0.01%"``, ``size="1%risk"`` or a :class:`Size`,
+    ``stop_loss="2atr"``, ``take_profit="0.5%"``, ``trailing_stop="0.0020"``, ``contract="pip=0.0001"``
+    (default: the bars' symbol's). ``BacktestResult.settings`` echoes every setting in that syntax."""
     spec = get_strategy(strategy)
-    settings = _settings(fill, direction, cash, commission, spread, size)
+    settings = _engine_settings(
+        bars,
+        sl,
+        tp,
+        fill=fill,
+        direction=direction,
+        cash=cash,
+        commission=commission,
+        spread=spread,
+        slippage=slippage,
+        size=size,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        contract=contract,
+    )
     b = _prepare(bars)
     params = dict(params or {})
-    sl = _fraction("sl", params.pop("sl", sl))
-    tp = _fraction("tp", params.pop("tp", tp))
+    engine = {k: params.pop(k) for k in ENGINE_PARAMS if k in params}
     checked, matrix, arrays = _single(spec, b, params)
+    row = pl.DataFrame([_engine_column(k, [v]) for k, v in engine.items()]) if engine else pl.DataFrame()
+    stop_v, stop_k, stop_u = _stops(b, settings, row if engine else pl.DataFrame({"_": [0]}))
     n = b.ohlc.close.shape[0]
     eq = np.empty(n)
     tr = np.empty((n + 2, len(K.TRADE_FIELDS)))
     out = K.sweep_kernel(
-        *_ohlc_args(b), matrix, *arrays, np.array([sl]), np.array([tp]), _vol(b, settings.size),
-        *settings.kernel_args(), eq, tr, np.empty(0, np.int64), 0, b.ann.periods_per_year,
+        *_ohlc_args(b), matrix, *arrays, stop_v, stop_k, stop_u, _vol(b, settings.size),
+        *_kernel_args(settings), eq, tr, np.empty(0, np.int64), 0, b.ann.periods_per_year,
     )[0]  # fmt: skip
     tr = tr[: int(out[METRICS.index("trades")])]
     ts = pl.Series("ts", b.ts).cast(pl.Datetime("us"))
@@ -901,7 +1029,7 @@ def run(
     )
     entry_bar = tr[:, 0].astype(np.int64)
     exit_bar = tr[:, 1].astype(np.int64)
-    entry_us, exit_us = _fill_times(b, settings.fill_close, entry_bar, exit_bar, tr[:, 5], tr[:, 8])
+    entry_us, exit_us = _fill_times(b, FILLS[settings.fill], entry_bar, exit_bar, tr[:, 5], tr[:, 8])
     trades = pl.DataFrame(
         {
             "trade_id": np.arange(1, tr.shape[0] + 1, dtype=np.int64),
@@ -925,14 +1053,13 @@ def run(
     }
     return BacktestResult(
         strategy=spec.name,
-        params={**checked, "sl": sl, "tp": tp},
+        params={**checked, **(row.row(0, named=True) if engine else {})},
         metrics=metrics,
         equity=equity,
         trades=trades,
         annualization=b.ann,
-        settings={"fill": fill, "direction": direction, "cash": cash, "commission": commission,
-                  "spread": spread, "size": settings.size},
-    )  # fmt: skip
+        settings=settings.to_dict(),
+    )
 
 
 def _fill_times(
@@ -982,7 +1109,7 @@ def portfolio(
     fill: str = "next_open",
     direction: str = "long",
     cash: float = 10_000,
-    commission: float = 0.0,
+    commission: float | str = 0.0,
     freq: str | None = None,
 ) -> Any:
     """A vectorbt ``Portfolio`` of the same signals (all cash per entry, fractional units) for rich
@@ -993,7 +1120,13 @@ def portfolio(
         import vectorbt as vbt
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise MissingDependencyError("vectorbt", "backtest") from None
-    _settings(fill, direction, cash, commission, 0.0, Size())
+    settings = EngineSettings.build(fill=fill, direction=direction, cash=cash, commission=commission)
+    if any(t.unit.startswith("/") for t in settings.commission.terms):
+        raise ConfigError(
+            f"--commission {settings.commission}: portfolio() (vectorbt) takes a fraction of notional only "
+            "(e.g. 0.0002 or 0.02%); use run() for money per lot or per trade"
+        )
+    commission = settings.commission.fraction
     sig = signals(bars, strategy, params)
     b = _prepare(bars)
     index = pd.DatetimeIndex(b.ts.astype("datetime64[us]"))

@@ -20,6 +20,9 @@ plain Python. The conventions follow pandas so results can be checked against it
 * ``highest(x, n)`` / ``lowest(x, n)`` — max / min of the **previous** ``n`` values, excluding the current
   one (``rolling(n).max().shift(1)``): the Donchian channel a breakout is measured against.
 * ``returns_vol(x, n, periods)`` — sample std (ddof=1) of the last ``n`` simple returns × √periods.
+* ``true_range(h, l, c)`` / ``atr(h, l, c, n)`` — Wilder's true range ``max(h - l, |h - c[i-1]|,
+  |l - c[i-1]|)`` (``h - l`` on the first bar) and its ``rma`` over ``n`` bars (valid from bar ``n - 1``):
+  the unit of the engine's ATR stops (``2atr``).
 
 ``INDICATORS`` maps the names strategies use (``sma``, ``ema``, ...) to builders ``f(ohlc, *args)``
 where ``ohlc`` is a :class:`OHLC`; add a new indicator by writing the kernel here and registering a
@@ -50,6 +53,8 @@ __all__ = [
     "highest",
     "lowest",
     "returns_vol",
+    "true_range",
+    "atr",
     "macd",
 ]
 
@@ -272,6 +277,24 @@ def returns_vol(x: np.ndarray, n: int, periods: float) -> np.ndarray:
     return out
 
 
+@njit(cache=True)
+def true_range(h: np.ndarray, lo: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Wilder's true range: ``max(h - l, |h - c[i-1]|, |l - c[i-1]|)``, ``h - l`` on the first bar."""
+    size = c.shape[0]
+    out = np.empty(size)
+    for i in range(size):
+        tr = h[i] - lo[i]
+        if i > 0:
+            tr = max(tr, abs(h[i] - c[i - 1]), abs(lo[i] - c[i - 1]))
+        out[i] = tr
+    return out
+
+
+def atr(h: np.ndarray, lo: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    """Average true range: Wilder's ``rma`` of :func:`true_range` over ``n`` bars (NaN before bar n-1)."""
+    return rma(true_range(h, lo, c), n)
+
+
 def macd(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MACD line ``ema(fast) - ema(slow)``, its signal line ``ema(macd, signal)`` and the histogram."""
     line = ema(x, fast) - ema(x, slow)
@@ -307,3 +330,4 @@ INDICATORS.add("zscore", lambda b, n: zscore(b.close, n))
 INDICATORS.add("highest", lambda b, n: highest(b.high, n))
 INDICATORS.add("lowest", lambda b, n: lowest(b.low, n))
 INDICATORS.add("vol", lambda b, n: returns_vol(b.close, n, b.bars_per_year))
+INDICATORS.add("atr", lambda b, n: atr(b.high, b.low, b.close, n))
