@@ -50,9 +50,13 @@ def in_trade_order(trades: pl.DataFrame, columns: list[str] | tuple[str, ...]) -
     # (sliced) path, and sums come out the same to the last bit.
     flag = pl.col("close_time").set_sorted()
     if _in_order(trades):
-        return trades.select(columns).with_columns(flag) if "close_time" in columns else trades.select(columns)
-    order = trades.select(pl.arg_sort_by(TRADE_ORDER, maintain_order=True)).to_series()
-    out = trades.select(pl.col(c).gather(order) for c in columns)
+        out = trades.select(columns)
+    else:
+        order = trades.select(pl.arg_sort_by(TRADE_ORDER, maintain_order=True)).to_series()
+        out = trades.select(columns)
+        if out.n_chunks() > 1:  # gather is random access: across many chunks it looks up each row's chunk
+            out = out.rechunk()
+        out = out.select(pl.all().gather(order))
     return out.with_columns(flag) if "close_time" in columns else out
 
 
