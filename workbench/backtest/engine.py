@@ -359,16 +359,21 @@ def bars_from_pandas(df: Any) -> pl.DataFrame:
 # -- grid and rules --------------------------------------------------------------------------------------
 
 
-def parse_grid(items: Sequence[str]) -> dict[str, list[int | float]]:
-    """``["fast=5:50", "slow=10:200:5", "k=1.5,2", "signal=9"]`` -> lists (ranges include the stop)."""
-    grid: dict[str, list[int | float]] = {}
+def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["fast=5:50", "slow=10:200:5", "k=1.5,2", "signal=9"]`` -> lists (ranges include the stop); the
+    stops are lists as written: ``"stop_loss=1%,2%,2atr"`` -> ``["1%", "2%", "2atr"]``."""
+    grid: dict[str, list[Any]] = {}
     for item in items:
         name, sep, spec = item.partition("=")
         name = name.strip()
         if not sep or not name or not spec.strip():
             raise ConfigError(f"grid item {item!r}: expected name=start:stop[:step] or name=a,b,c")
         try:
-            if ":" in spec:
+            if name in STOP_NAMES:
+                values: list[Any] = [v.strip() for v in spec.split(",")]
+                for v in values:
+                    parse_stop(name, v)  # one line naming the flag and the forms
+            elif ":" in spec:
                 parts = [_number(p) for p in spec.split(":")]
                 if len(parts) not in (2, 3):
                     raise ValueError
@@ -378,7 +383,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[int | float]]:
                     raise ConfigError(f"grid item {item!r}: need start <= stop and step > 0")
                 count = int(math.floor((stop - start) / step + 1e-9)) + 1
                 if all(isinstance(p, int) for p in parts) or (len(parts) == 2 and isinstance(start, int)):
-                    values: list[int | float] = [int(start + i * step) for i in range(count)]
+                    values = [int(start + i * step) for i in range(count)]
                 else:
                     values = [round(start + i * step, 12) for i in range(count)]
             else:

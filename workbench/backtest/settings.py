@@ -570,6 +570,25 @@ class EngineSettings:
     def stop(self, name: str) -> Amount | None:
         return getattr(self, name)
 
+    def check_grid(self, keys: Any) -> None:
+        """Fail fast on settings a grid with parameter names ``keys`` cannot run: a stop given both as a
+        setting and as a grid key, risk sizing without any stop."""
+        keys = set(keys)
+        for name, old in (("stop_loss", "sl"), ("take_profit", "tp"), ("trailing_stop", None)):
+            given = [k for k in (name, old) if k in keys] + ([name] if self.stop(name) is not None else [])
+            if len(given) > 1:
+                raise ConfigError(
+                    f"{_flag(name)} is given twice ({' and '.join(given)} in the grid and settings); "
+                    "give it once, as a setting or as a grid key"
+                )
+        if self.size.mode == "risk" and not (
+            self.stop_loss or self.trailing_stop or keys & {"stop_loss", "sl", "trailing_stop"}
+        ):
+            raise ConfigError(
+                f"--size {self.size}: risk sizing needs a stop to measure the risk to; add --stop-loss "
+                "(e.g. 2atr, 0.5%, 0.0020) or --trailing-stop"
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """Every setting in the flags' syntax (JSON-ready; ``build(**to_dict())`` gives it back)."""
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from workbench.cli import Result, command
 
@@ -24,8 +25,70 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="parameter range (inclusive stop) or list k=a,b,c; repeatable; missing params use defaults",
     )
     p.add_argument("--fill", default="next_open", choices=("next_open", "close"), help="fill price")
-    p.add_argument("--commission", type=float, default=0.0, help="fraction of notional per side")
+    # the engine settings, as written (one parser: workbench.backtest.settings; docs/strategies.md)
+    p.add_argument(
+        "--direction",
+        default="long",
+        choices=("long", "short", "both"),
+        help="trade direction (default long)",
+    )
+    p.add_argument(
+        "--commission",
+        default="0",
+        metavar="C",
+        help="per fill: 0.0002 (fraction of notional), 0.01%%, 2bp, 7/lot, 0.00007/unit, 2.5/trade; "
+        "sums with + (2.5/trade+0.01%%)",
+    )
+    p.add_argument(
+        "--spread",
+        default="0",
+        metavar="S",
+        help="paid on entry: 0.0002 (fraction of price), 0.02%%, 2bp, 1.5pips",
+    )
+    p.add_argument(
+        "--slippage", default="0", metavar="S", help="against every market fill; same forms as --spread"
+    )
+    p.add_argument(
+        "--size",
+        default="100%",
+        metavar="SIZE",
+        help="100%% (of equity), 1000 (units), 2lots, 5000cash, 10%%vol, 1%%risk; options ,whole ,window=N ,max=L",
+    )
+    for flag, what in (
+        ("--stop-loss", "stop-loss"),
+        ("--take-profit", "take-profit"),
+        ("--trailing-stop", "trailing stop"),
+    ):
+        p.add_argument(
+            flag,
+            default=None,
+            metavar="D",
+            help=f"{what} distance from the entry: 0.0020 (price), 0.5%%, 20pips, 2atr, 2atr20 (default off)",
+        )
+    p.add_argument(
+        "--contract",
+        default=None,
+        metavar="SPEC",
+        help="instrument: pip=0.0001,lot=100000,quote=USD (default: the symbol's; needed for pips and lots)",
+    )
     p.add_argument("--cash", type=float, default=10_000.0, help="initial cash")
+
+
+def _engine(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine settings of the command line, as written (parsed by the backtest layer)."""
+    return {
+        "fill": args.fill,
+        "direction": args.direction,
+        "commission": args.commission,
+        "spread": args.spread,
+        "slippage": args.slippage,
+        "size": args.size,
+        "stop_loss": args.stop_loss,
+        "take_profit": args.take_profit,
+        "trailing_stop": args.trailing_stop,
+        "contract": args.contract,
+        "cash": args.cash,
+    }
 
 
 def _backtest_args(p: argparse.ArgumentParser) -> None:
@@ -47,10 +110,8 @@ def backtest(args: argparse.Namespace) -> Result:
         args.strategy,
         args.data,
         parse_grid(args.param),
-        fill=args.fill,
-        commission=args.commission,
-        cash=args.cash,
         rank_by=args.rank_by,
+        **_engine(args),
     )
     data = out.to_dict()
     metrics = " ".join(
@@ -59,9 +120,18 @@ def backtest(args: argparse.Namespace) -> Result:
     text = (
         f"{out.combos} combinations in {data['seconds']} s (optimization {out.optimization_id})\n"
         f"best {out.best_params}: {metrics}\n"
+        f"settings {_settings_line(data['settings'])}\n"
         f"stored backtest {', '.join(map(str, out.backtest_ids))} (see `workbench metrics ID`)"
     )
     return Result(data, text)
+
+
+def _settings_line(settings: dict[str, Any] | None) -> str:
+    shown = {k: v for k, v in (settings or {}).items() if k != "contract" and v is not None}
+    from workbench.backtest.settings import parse_contract
+
+    spec = str(parse_contract((settings or {}).get("contract")))
+    return " ".join(f"{k}={v}" for k, v in shown.items()) + (f" contract={spec}" if spec else "")
 
 
 def _optimize_args(p: argparse.ArgumentParser) -> None:
@@ -105,15 +175,14 @@ def optimize(args: argparse.Namespace) -> Result:
         trials=args.trials,
         walk_forward=args.walk_forward,
         address=args.address,
-        fill=args.fill,
-        commission=args.commission,
-        cash=args.cash,
         seed=args.seed,
         resume=args.resume,
+        **_engine(args),
     )
     data = out.to_dict()
     lines = [
-        f"{out.trials} trials on {len(out.nodes)} node(s) in {data['seconds']} s (optimization {out.optimization_id})"
+        f"{out.trials} trials on {len(out.nodes)} node(s) in {data['seconds']} s (optimization {out.optimization_id})",
+        f"  settings {_settings_line(data['settings'])}",
     ]
     lines += [f"  front: {p['params']} -> {p['objectives']}" for p in out.pareto]
     lines += [

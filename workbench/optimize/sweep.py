@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from workbench.backtest import METRICS, annualization, get_strategy, iter_sweep, run
+from workbench.backtest import METRICS, EngineSettings, annualization, get_strategy, iter_sweep, run
 from workbench.errors import ConfigError
 from workbench.optimize.overfit import assess, cscv_blocks
 from workbench.optimize.pareto import ranks_by
@@ -41,6 +41,7 @@ class SweepOutcome:
     seconds: float
     overfitting: dict[str, Any] | None = None  # deflated Sharpe + PBO (workbench.optimize.overfit)
     annualization: dict[str, Any] | None = None  # how sharpe/sortino are annualised on these bars
+    settings: dict[str, Any] | None = None  # every engine setting, as written (EngineSettings.to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class SweepOutcome:
             "seconds": round(self.seconds, 3),
             "overfitting": self.overfitting,
             "annualization": self.annualization,
+            "settings": self.settings,
         }
 
 
@@ -61,7 +63,15 @@ def run_sweep(
     grid: Mapping[str, Sequence[Any]],
     *,
     fill: str = "next_open",
-    commission: float = 0.0,
+    direction: str = "long",
+    commission: Any = 0.0,
+    spread: Any = 0.0,
+    slippage: Any = 0.0,
+    size: Any = "100%",
+    stop_loss: Any = None,
+    take_profit: Any = None,
+    trailing_stop: Any = None,
+    contract: Any = None,
     cash: float = 10_000,
     rank_by: str = "total_return_pct",
     chunk_size: int = 10_000,
@@ -80,6 +90,12 @@ def run_sweep(
     (:func:`workbench.optimize.overfit.assess`: deflated Sharpe ratio of the best combination, PBO by
     CSCV over every combination's block moments) go into the row's ``deflated_sharpe``/``pbo`` columns
     and ``meta.overfitting``.
+
+    The engine settings (``direction``, ``commission``, ``spread``, ``slippage``, ``size``, ``stop_loss``,
+    ``take_profit``, ``trailing_stop``, ``contract``, ``fill``, ``cash``) are written as on the command
+    line (:mod:`workbench.backtest.settings`); the contract defaults to ``data``'s symbol's. They are
+    checked before anything runs, echoed in the outcome's ``settings`` and stored in the optimisation's
+    ``meta`` (top level, as before) and in the best backtest's ``meta.settings``.
     """
     if rank_by not in DIRECTIONS:
         raise ConfigError(f"--rank-by {rank_by!r} is unknown (known: {', '.join(DIRECTIONS)})")
@@ -87,7 +103,22 @@ def run_sweep(
     spec = get_strategy(strategy)
     bars = ws.bars(data)
     symbol, _, tf = data.partition(":")
-    engine = {"fill": fill, "commission": commission, "cash": cash}
+    chosen = EngineSettings.build(
+        fill=fill,
+        direction=direction,
+        commission=commission,
+        spread=spread,
+        slippage=slippage,
+        size=size,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        contract=contract,
+        cash=cash,
+        symbol=symbol,
+    )
+    chosen.check_grid(grid)
+    engine = chosen.to_dict()
     blocks = cscv_blocks(bars)
     chunks = iter_sweep(bars, spec, grid, chunk_size=chunk_size, blocks=blocks, **engine)
     first = next(chunks)  # raises before anything is written when the grid or settings are bad
@@ -145,5 +176,5 @@ def run_sweep(
             meta={"optimization_id": oid, "trial": best_i + 1},
         )
     return SweepOutcome(
-        oid, (bid,), combos, best_params, best_metrics, time.perf_counter() - t0, overfit or None, ann
+        oid, (bid,), combos, best_params, best_metrics, time.perf_counter() - t0, overfit or None, ann, engine
     )

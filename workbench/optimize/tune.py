@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workbench.backtest import METRICS, annualization, get_strategy, run, sweep
+from workbench.backtest import METRICS, EngineSettings, annualization, get_strategy, run, sweep
 from workbench.backtest.engine import _grid_frame
 from workbench.errors import ConfigError, StrategyError
 from workbench.optimize.overfit import Overfit, assess, cscv_blocks
@@ -118,6 +118,7 @@ class OptimizeOutcome:
     dashboard_url: str | None = None
     overfitting: dict[str, Any] | None = None  # deflated Sharpe + PBO (see _summary)
     annualization: dict[str, Any] | None = None  # how sharpe/sortino are annualised on these bars
+    settings: dict[str, Any] | None = None  # every engine setting, as written (EngineSettings.to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +131,7 @@ class OptimizeOutcome:
             "dashboard_url": self.dashboard_url,
             "overfitting": self.overfitting,
             "annualization": self.annualization,
+            "settings": self.settings,
         }
 
 
@@ -595,7 +597,15 @@ def run_optimize(
     walk_forward: int = 0,
     address: str | None = None,
     fill: str = "next_open",
-    commission: float = 0.0,
+    direction: str = "long",
+    commission: Any = 0.0,
+    spread: Any = 0.0,
+    slippage: Any = 0.0,
+    size: Any = "100%",
+    stop_loss: Any = None,
+    take_profit: Any = None,
+    trailing_stop: Any = None,
+    contract: Any = None,
     cash: float = 10_000,
     seed: int = 0,
     progress: Progress | None = None,
@@ -604,7 +614,11 @@ def run_optimize(
     """Search ``grid``'s ranges with ``algo`` on Ray Tune and store every combination evaluated (see
     the module doc). ``progress(done, total)``: combinations evaluated so far and the total (``None``
     when unknown), called in this process as trial results arrive. ``resume=False`` discards an
-    interrupted run of the same request instead of resuming it."""
+    interrupted run of the same request instead of resuming it. The engine settings (``direction``,
+    ``commission``, ``spread``, ``slippage``, ``size``, ``stop_loss``, ``take_profit``, ``trailing_stop``,
+    ``contract``, ``fill``, ``cash``) are written as on the command line (:mod:`workbench.backtest.settings`),
+    checked before Ray starts, used by every trial, echoed in ``settings`` and stored in the
+    optimisation's ``meta``."""
     t0 = time.perf_counter()
     if algo not in ALGOS:
         raise ConfigError(f"--algo {algo!r} is unknown (known: {', '.join(ALGOS)})")
@@ -622,9 +636,24 @@ def run_optimize(
         from workbench.config import settings
 
         address = settings().ray_address
-    bars = ws.bars(data)
     symbol, _, tf = data.partition(":")
-    engine = {"fill": fill, "commission": commission, "cash": cash}
+    chosen = EngineSettings.build(
+        fill=fill,
+        direction=direction,
+        commission=commission,
+        spread=spread,
+        slippage=slippage,
+        size=size,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        contract=contract,
+        cash=cash,
+        symbol=symbol,
+    )
+    chosen.check_grid(frame.columns)
+    engine = chosen.to_dict()
+    bars = ws.bars(data)
     windows = fold_bounds(bars.height, walk_forward) if walk_forward else [((0, bars.height), None)]
     request = {
         "strategy": spec.name,
@@ -741,6 +770,7 @@ def run_optimize(
         dashboard_url,
         overfit,
         ann,
+        engine,
     )
 
 

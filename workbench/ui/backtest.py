@@ -34,6 +34,8 @@ except ImportError:  # pragma: no cover - exercised only without the notebook ex
 
 from workbench.backtest import METRICS, STRATEGIES, BacktestResult, Param, get_strategy, parse_grid, run
 from workbench.backtest.engine import FILLS
+from workbench.backtest.settings import DIRECTIONS as ENGINE_DIRECTIONS
+from workbench.backtest.settings import STOP_NAMES, contract_for
 from workbench.optimize.sweep import DIRECTIONS
 from workbench.reports import charts
 from workbench.reports import optimization as opt
@@ -96,6 +98,16 @@ def default_range(p: Param) -> tuple[int | float, int | float, int | float]:
     return start, max(start, stop), _nice((stop - start) / 6) if stop > start else 1.0
 
 
+_EMPTY = {"commission": "0", "spread": "0", "slippage": "0", "size": "100%"}  # an empty box; else None
+
+
+def _setting(description: str, value: str, placeholder: str, width: str = "260px") -> widgets.Text:
+    """A text box for one engine setting (the CLI flag's syntax)."""
+    return widgets.Text(
+        value=value, description=description, placeholder=placeholder, layout=widgets.Layout(width=width)
+    )
+
+
 def _number_box(p: Param, value: int | float, description: str) -> widgets.Widget:
     kind = widgets.IntText if p.type is int else widgets.FloatText
     return kind(value=value, description=description, layout=widgets.Layout(width="170px"))
@@ -103,7 +115,11 @@ def _number_box(p: Param, value: int | float, description: str) -> widgets.Widge
 
 class SweepInputs:
     """The inputs a sweep and a search share: strategy, bar series, one start/stop/step row per
-    parameter, fill convention, commission and cash. ``box`` is the ipywidget."""
+    parameter, and the engine settings under the CLI's names and syntax (``fill``, ``direction``,
+    ``commission``, ``spread``, ``slippage``, ``size``, ``stop_loss``, ``take_profit``,
+    ``trailing_stop``, ``contract``, ``cash``: text boxes take ``7/lot``, ``1.5pips``, ``1%risk``,
+    ``2atr`` ..., parsed by :mod:`workbench.backtest.settings`; an empty stop is off, an empty contract
+    the symbol's). ``box`` is the ipywidget."""
 
     def __init__(self, ws: Workspace, *, strategy: str | None = None, data: str | None = None) -> None:
         self.ws = ws
@@ -115,23 +131,43 @@ class SweepInputs:
         )
         self.data = widgets.Dropdown(description="Data", options=[])
         self.fill = widgets.Dropdown(description="Fill", options=list(FILLS), value="next_open")
-        self.commission = widgets.BoundedFloatText(
-            description="Commission", value=0.0, min=-0.1, max=0.0999, step=0.0001
+        self.direction = widgets.Dropdown(
+            description="Direction", options=list(ENGINE_DIRECTIONS), value="long"
         )
+        self.commission = _setting("Commission", "0", "0.0002, 0.01%, 7/lot, 2.5/trade")
+        self.spread = _setting("Spread", "0", "0.0002, 0.02%, 1.5pips")
+        self.slippage = _setting("Slippage", "0", "0.0002, 0.01%, 0.5pips")
+        self.size = _setting("Size", "100%", "100%, 1000, 2lots, 5000cash, 10%vol, 1%risk")
+        self.stop_loss = _setting("Stop-loss", "", "off; 0.0020, 0.5%, 20pips, 2atr")
+        self.take_profit = _setting("Take-profit", "", "off; 0.0040, 1%, 40pips, 3atr")
+        self.trailing_stop = _setting("Trailing", "", "off; 0.0020, 0.5%, 20pips, 2atr")
+        self.contract = _setting("Contract", "", "pip=0.0001,lot=100000,quote=USD", width="420px")
         self.cash = widgets.BoundedFloatText(description="Cash", value=10_000.0, min=1.0, max=1e12)
         self.rows: dict[str, tuple[widgets.Widget, widgets.Widget, widgets.Widget]] = {}
         self.ranges = widgets.VBox()
         self.strategy.observe(lambda _: self._build_ranges(), names="value")
+        self.data.observe(lambda _: self._show_contract(), names="value")
         self.refresh(data)
         self._build_ranges()
+        self._show_contract()
         self.box = widgets.VBox(
             [
                 widgets.HBox([self.strategy, self.data]),
                 widgets.HTML("<b>Parameter ranges</b> (start, stop inclusive, step)"),
                 self.ranges,
-                widgets.HBox([self.fill, self.commission, self.cash]),
+                widgets.HTML("<b>Engine</b> (the <code>workbench backtest</code> flags' syntax)"),
+                widgets.HBox([self.fill, self.direction, self.cash]),
+                widgets.HBox([self.commission, self.spread, self.slippage]),
+                widgets.HBox([self.size, self.stop_loss, self.take_profit, self.trailing_stop]),
+                self.contract,
             ]
         )
+
+    def _show_contract(self) -> None:
+        """The chosen series' default contract as the contract box's placeholder."""
+        symbol = str(self.data.value or "").partition(":")[0]
+        default = str(contract_for(symbol)) or "unknown: pip=...,lot=...,quote=..."
+        self.contract.placeholder = f"{default} (the {symbol or 'symbol'} default)"
 
     def refresh(self, data: str | None = None) -> None:
         """Reload the bar series (``SYMBOL:TF``) from the workspace; keeps the choice while it exists."""
@@ -174,10 +210,17 @@ class SweepInputs:
         return parse_grid(items)
 
     def engine(self) -> dict[str, Any]:
-        """The engine keywords: ``fill``, ``commission``, ``cash``."""
+        """The engine keywords, as written (the names of ``run``/``sweep``/``run_sweep`` and the CLI
+        flags): ``fill``, ``direction``, ``commission``, ``spread``, ``slippage``, ``size``,
+        ``stop_loss``, ``take_profit``, ``trailing_stop``, ``contract`` (``None`` when empty), ``cash``."""
+        text = {
+            name: str(getattr(self, name).value).strip()
+            for name in ("commission", "spread", "slippage", "size", *STOP_NAMES, "contract")
+        }
         return {
             "fill": self.fill.value,
-            "commission": float(self.commission.value),
+            "direction": self.direction.value,
+            **{k: v or _EMPTY.get(k) for k, v in text.items()},
             "cash": float(self.cash.value),
         }
 

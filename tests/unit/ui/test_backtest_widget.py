@@ -21,7 +21,8 @@ from workbench.workspace import open_workspace
 
 FAST = (5, 20, 5)  # 5, 10, 15, 20
 SLOW = (10, 70, 20)  # 10, 30, 50, 70
-ENGINE = {"fill": "close", "commission": 0.0002, "cash": 25_000.0}
+# the engine settings as typed into the widget's boxes (the CLI flags' syntax)
+ENGINE = {"fill": "close", "direction": "both", "commission": "0.0002", "stop_loss": "1%", "cash": 25_000.0}
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,8 @@ def widget(ws):
     w = BacktestWidget(ws, data="EURUSD:1h", top=5)
     w.inputs.set_range("fast", *FAST)
     w.inputs.set_range("slow", *SLOW)
-    w.inputs.fill.value = ENGINE["fill"]
-    w.inputs.commission.value = ENGINE["commission"]
-    w.inputs.cash.value = ENGINE["cash"]
+    for name, value in ENGINE.items():
+        getattr(w.inputs, name).value = value
     w.run_button.click()  # what clicking "Run sweep" does
     assert w.error.value == "", w.error.value
     return w
