@@ -1082,7 +1082,7 @@ def _fill_times(
     close = _close_times(b.ts, b.ann.period)
     entry = close[entry_bar] if fill_close else b.ts[entry_bar]
     code = reason.astype(np.int64)
-    stop = (code == 1) | (code == 2)
+    stop = (code == 1) | (code == 2) | (code == 4)  # stop-loss, take-profit, trailing stop
     at_open = ((code == 0) & (not fill_close)) | (stop & (exit_price == b.ohlc.open[exit_bar]))
     return entry, np.where(at_open, b.ts[exit_bar], close[exit_bar])
 

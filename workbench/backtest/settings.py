@@ -282,7 +282,10 @@ def parse_stop(name: str, value: Amount | str | float | int | None) -> Amount | 
     if amount.unit not in ("", "%", "pips", "atr"):
         raise ConfigError(f"{_flag(name)} {str(amount)!r}: expected {_STOP_FORMS}")
     if not (amount.value >= 0 and math.isfinite(amount.value)):
-        raise ConfigError(f"{_flag(name)} {str(amount)!r}: must be a distance >= 0 (0 = off)")
+        raise ConfigError(
+            f"{_flag(name)} {str(amount)!r}: must be a distance >= 0 from the entry (0 = off), e.g. 0.5%, "
+            "2atr, 20pips, 0.0020"
+        )
     return None if amount.value == 0 else amount
 
 
@@ -325,7 +328,7 @@ def parse_commission(value: Commission | str | float | int | None) -> Commission
         raise ConfigError(f"--commission {value!r}: expected {_COMM_FORMS}")
     terms: list[Amount] = []
     text = _fmt(value) if isinstance(value, int | float) else str(value).strip()
-    for part in re.split(r"(?<![eE])\+", text) if text else []:
+    for part in re.split(r"(?<![0-9.][eE])\+", text) if text else []:
         m = _COMM_RE.match(part.strip())
         if m is None:
             raise ConfigError(f"--commission {value!r}: expected {_COMM_FORMS}")
@@ -424,7 +427,9 @@ class Size:
         if self.mode not in SIZE_MODES:
             raise ConfigError(f"--size mode {self.mode!r} is unknown (known: {', '.join(SIZE_MODES)})")
         if not self.value > 0 or not math.isfinite(self.value):
-            raise ConfigError(f"--size {str(self)!r}: the size must be a positive number")
+            raise ConfigError(
+                f"--size {str(self)!r}: the size must be a positive number (e.g. 100%, 1000, 1%risk)"
+            )
         if self.mode == "vol_target" and (self.window < 2 or not self.max_leverage > 0):
             raise ConfigError(f"--size {str(self)!r}: a volatility target needs window >= 2 and max > 0")
         if self.mode == "risk" and not self.max_leverage > 0:
