@@ -155,15 +155,22 @@ def _relative_logits(sr_is: np.ndarray, sr_oos: np.ndarray) -> np.ndarray:
     return logits
 
 
-def pbo_cscv(moments: np.ndarray, *, max_elements: int = _MAX_ELEMENTS) -> PBO:
+def pbo_cscv(moments: np.ndarray, *, engine: str = "numba", max_elements: int = _MAX_ELEMENTS) -> PBO:
     """Probability of backtest overfitting by CSCV from per-block return moments.
 
     ``moments``: shape (N trials, S blocks, 3), per trial and time block ``(count, sum r, sum r²)`` of
     its period returns (:func:`workbench.backtest.sweep` with ``blocks=S``, column ``block_moments``
     reshaped). ``S`` must be even; all ``C(S, S/2)`` splits are used (S = 16: 12 870). A split and its
-    complement share the same two Sharpe matrices, so half of them are computed, ``max_elements``
-    trials × splits at a time (memory stays around 10 such float64 arrays).
+    complement share the same two Sharpe matrices, so half of them are computed.
+
+    ``engine``: ``"numba"`` (default) = the fused, tiled kernel of :mod:`workbench.optimize._cscv` on
+    every core (100,000 trials × 12,870 splits in a few seconds); ``"numpy"`` = the reference
+    formulation, ``max_elements`` trials × splits at a time (memory stays around 10 such float64
+    arrays; ~15 s for 100,000 trials). Both compute every Sharpe key with the same operations in the
+    same order: the logits are equal.
     """
+    if engine not in ("numba", "numpy"):
+        raise ConfigError(f"pbo_cscv: engine must be 'numba' or 'numpy', got {engine!r}")
     m = np.asarray(moments, dtype=np.float64)
     if m.ndim != 3 or m.shape[2] != 3:
         raise ConfigError(f"moments must have shape (trials, blocks, 3), got {m.shape}")
@@ -185,24 +192,39 @@ def pbo_cscv(moments: np.ndarray, *, max_elements: int = _MAX_ELEMENTS) -> PBO:
     # usually every trial has the same daily returns per block (only a run gone bust has fewer)
     common = bool((per_block[0] == per_block[0][:, :1]).all())
     logits = np.empty(len(splits))
-    step = max(1, int(max_elements) // n_trials)
-    for a in range(0, len(half), step):
-        b = min(a + step, len(half))
-        sel = chosen[a:b]
-        pooled = []
-        for j, x in enumerate(per_block):  # in-sample sums: S/2 gathered rows added (no BLAS threads)
-            if j == 0 and common:
-                acc = x[:, 0][sel].sum(axis=1, keepdims=True)
-            else:
-                acc = x[sel[:, 0]]
-                for col in range(1, sel.shape[1]):
-                    acc += x[sel[:, col]]
-            pooled.append((acc, (tot[0, 0] if common and j == 0 else tot[:, j]) - acc))
-        (n_is, n_oos), (s_is, s_oos), (q_is, q_oos) = pooled
-        sr_is = _sharpe_key(n_is, s_is, q_is, common)
-        sr_oos = _sharpe_key(n_oos, s_oos, q_oos, common)
-        logits[half[a:b]] = _relative_logits(sr_is, sr_oos)
-        logits[mirror[a:b]] = _relative_logits(sr_oos, sr_is)
+    if engine == "numba":
+        import numba
+
+        from workbench.optimize._cscv import cscv_ranks
+
+        cnt, sm, sq = per_block
+        tot_t = np.ascontiguousarray(tot.T)
+        parts = 8 * numba.get_num_threads()  # handed out one at a time: a busy core takes fewer
+        with numba.parallel_chunksize(1):
+            rank, mirrored = cscv_ranks(cnt, sm, sq, tot_t, chosen, common, _VAR_RTOL, parts)
+        logits[half] = rank
+        logits[mirror] = mirrored
+        omega = logits / (n_trials + 1)
+        logits = np.log(omega / (1.0 - omega))  # as _relative_logits; NaN stays NaN
+    else:
+        step = max(1, int(max_elements) // n_trials)
+        for a in range(0, len(half), step):
+            b = min(a + step, len(half))
+            sel = chosen[a:b]
+            pooled = []
+            for j, x in enumerate(per_block):  # in-sample sums: S/2 gathered rows added (no BLAS threads)
+                if j == 0 and common:
+                    acc = x[:, 0][sel].sum(axis=1, keepdims=True)
+                else:
+                    acc = x[sel[:, 0]]
+                    for col in range(1, sel.shape[1]):
+                        acc += x[sel[:, col]]
+                pooled.append((acc, (tot[0, 0] if common and j == 0 else tot[:, j]) - acc))
+            (n_is, n_oos), (s_is, s_oos), (q_is, q_oos) = pooled
+            sr_is = _sharpe_key(n_is, s_is, q_is, common)
+            sr_oos = _sharpe_key(n_oos, s_oos, q_oos, common)
+            logits[half[a:b]] = _relative_logits(sr_is, sr_oos)
+            logits[mirror[a:b]] = _relative_logits(sr_oos, sr_is)
     used = ~np.isnan(logits)
     if not used.any():
         raise ConfigError("PBO: no trial has a defined Sharpe ratio in any half of the blocks")

@@ -131,8 +131,9 @@ def to_moments(returns: np.ndarray, s: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
 @pytest.mark.parametrize(("seed", "s", "ragged"), [(0, 8, False), (1, 6, False), (2, 8, True), (3, 4, True)])
-def test_pbo_equals_brute_force(seed, s, ragged):
+def test_pbo_equals_brute_force(seed, s, ragged, engine):
     rng = np.random.default_rng(seed)
     t, n = 240, 12
     returns = rng.normal(0.0005, 0.01, size=(t, n)) + rng.normal(0, 0.0005, size=n)
@@ -143,7 +144,7 @@ def test_pbo_equals_brute_force(seed, s, ragged):
         returns[:, 8] = returns[:, 7]
         returns[:120, 9] += 0.02  # best in the first half, flat in the second: undefined out of sample
         returns[120:, 9] = 0.0
-    got = pbo_cscv(to_moments(returns, s))
+    got = pbo_cscv(to_moments(returns, s), engine=engine)
     want, logits = pbo_brute(returns, s)
     assert isinstance(got, PBO)
     assert (got.n_splits, got.n_trials, got.blocks) == (math.comb(s, s // 2), n, s)
@@ -162,6 +163,35 @@ def test_pbo_of_noise_is_about_a_half_and_of_a_real_edge_zero():
     assert pbo_cscv(to_moments(edge, 16)).pbo == 0.0
 
 
+def _many_trials(seed: int, n: int, s: int, ragged: bool) -> np.ndarray:
+    """Block moments of ``n`` noisy trials (a few with an edge), ``s`` blocks of 60 returns."""
+    rng = np.random.default_rng(seed)
+    count = np.full((n, s), 60.0)
+    mu = rng.normal(0.0, 0.0004, size=(n, 1))
+    sums = rng.normal(mu * 60, 0.01 * math.sqrt(60), size=(n, s))
+    sumsq = 60 * 1e-4 * rng.uniform(0.8, 1.2, size=(n, s)) + sums**2 / 60
+    if ragged:
+        count[7, s // 2 :] = sums[7, s // 2 :] = sumsq[7, s // 2 :] = 0.0  # gone bust half-way
+        count[11, 1:3] = [1.0, 0.0]  # one return, then none: undefined there
+        sums[11, 1:3] = sumsq[11, 1:3] = 0.0
+        sums[20], sumsq[20] = 0.0, 0.0  # flat: undefined everywhere
+    sums[n - 1], sumsq[n - 1] = sums[n // 2], sumsq[n // 2]  # exact ties across tiles
+    return np.stack([count, sums, sumsq], axis=2)
+
+
+@pytest.mark.parametrize(
+    ("seed", "n", "s", "ragged"), [(0, 1500, 16, False), (1, 1201, 10, True), (2, 40, 16, True)]
+)
+def test_numba_kernel_equals_the_numpy_version(seed, n, s, ragged):
+    """The fused kernel (trials in tiles of 512, splits over the cores) gives the NumPy formulation's
+    logits exactly (same operations in the same order), hence the same PBO."""
+    m = _many_trials(seed, n, s, ragged)
+    fast, ref = pbo_cscv(m, engine="numba"), pbo_cscv(m, engine="numpy")
+    np.testing.assert_array_equal(fast.logits, ref.logits)  # NaN where NaN, bit for bit elsewhere
+    assert (fast.pbo, fast.n_splits, fast.n_trials) == (ref.pbo, ref.n_splits, ref.n_trials)
+    assert 0.0 < fast.pbo < 1.0
+
+
 def test_pbo_errors():
     m = np.ones((5, 4, 3))
     for bad, what in (
@@ -174,6 +204,8 @@ def test_pbo_errors():
     m[0, 0, 1] = np.nan
     with pytest.raises(ConfigError, match="finite"):
         pbo_cscv(m)
+    with pytest.raises(ConfigError, match="engine"):
+        pbo_cscv(np.ones((5, 4, 3)), engine="cuda")
 
 
 # -- the convenience on sweep rows -----------------------------------------------------------------------
