@@ -24,8 +24,9 @@ stop_loss       ``--stop-loss`` / stop_loss    ``0.0020`` price distance, ``0.5%
 take_profit     ``--take-profit``              ``20pips``, ``2atr`` (2 × ATR(14) at the signal bar),
 trailing_stop   ``--trailing-stop``            ``2atr20`` (ATR(20)); ``0``/empty = off. A ``%``
                                                trailing stop is a percent of the best price since entry
-contract        ``--contract`` / contract      ``pip=0.0001,lot=100000,quote=USD`` (default: the
-                                               symbol's, :func:`contract_for`)
+contract        ``--contract`` / contract      ``pip=0.0001,lot=100000,quote=USD`` or a symbol
+                                               (``EURUSD``: its default); default: the bars' symbol's
+                                               (:func:`contract_for`)
 =============== ============================== =========================================================
 
 Errors are one line naming the flag and the accepted forms. :class:`EngineSettings` holds one full set
@@ -158,12 +159,19 @@ def parse_contract(
 ) -> Contract:
     """``"pip=0.0001,lot=100000,quote=USD"`` (any subset; keys ``pip``/``pip_size``, ``lot``/
     ``contract_size``, ``quote``/``quote_currency``), a mapping of the same keys or a :class:`Contract`,
-    laid over ``base`` (the symbol's default)."""
+    laid over ``base`` (the symbol's default); or a symbol (``"EURUSD"``): its default contract."""
     base = base or Contract()
     if value is None or (isinstance(value, str) and not value.strip()):
         return base
     if isinstance(value, Contract):
         return value
+    if isinstance(value, str) and "=" not in value:  # a symbol: its default contract
+        known = contract_for(value)
+        if known.pip_size is None and known.contract_size is None:
+            raise ConfigError(
+                f"--contract {value!r}: no default contract for that symbol; give it as {_CONTRACT_FORMS}"
+            )
+        return known
     if isinstance(value, str):
         items: list[tuple[str, Any]] = []
         for part in value.split(","):

@@ -334,6 +334,8 @@ class BacktestWidget:
             self._fail(e)
             return None
         self.outcome = outcome
+        # the settings as run (the contract resolved from the series' symbol), for the deep runs of select()
+        engine = outcome.settings or engine
         self._run = {"strategy": strategy, "data": data, "engine": engine, "bars": bars}
         metric = self.metric.value
         t = opt.trials(self.ws.optimization_results(outcome.optimization_id), {metric: DIRECTIONS[metric]})

@@ -200,3 +200,25 @@ def test_evaluate_explicit_combinations_in_their_order():
     )
     with pytest.raises(StrategyError, match="1 of 2 combinations break"):
         evaluate(bars, "sma_cross", pl.DataFrame({"fast": [10, 60], "slow": [50, 50]}))
+
+
+def test_engine_settings_reach_every_trial_and_are_stored(ws):
+    """Shorts, costs, risk sizing and a swept stop in the chunked grid search: every stored row is the
+    direct ``sweep`` with the same settings, and the settings are echoed and kept in the meta."""
+    settings = {"direction": "both", "commission": "7/lot", "spread": "1pips", "size": "1%risk",
+                "trailing_stop": "30pips"}  # fmt: skip
+    grid = {"fast": [5, 10, 20], "slow": [50, 100], "stop_loss": ["2atr", "1%"]}
+    out = run_optimize(ws, "sma_cross", "EURUSD:1h", grid, parse_objectives([]), algo="grid", **settings)
+    assert out.trials == 12
+    assert {k: out.settings[k] for k in settings} == settings and out.to_dict()["settings"] == out.settings
+    direct = sweep(ws.bars("EURUSD:1h"), "sma_cross", grid, **settings, contract="EURUSD")
+    assert sweep(ws.bars("EURUSD:1h"), "sma_cross", grid, **out.settings).equals(direct)  # the echo
+    rows = ws.optimization_results(out.optimization_id)
+    stored = {
+        tuple(json.loads(p).values()): json.loads(m)["final_equity"]
+        for p, m in zip(rows["parameters"], rows["metrics"], strict=True)
+    }
+    for r in direct.iter_rows(named=True):
+        assert stored[(r["fast"], r["slow"], r["stop_loss"])] == pytest.approx(r["final_equity"], rel=1e-12)
+    meta = json.loads(ws.optimizations().filter(id=out.optimization_id)["meta"][0])
+    assert {k: meta[k] for k in out.settings} == out.settings

@@ -189,3 +189,19 @@ def test_no_bars_is_an_error_not_a_traceback(tmp_path):
     w = BacktestWidget(open_workspace(tmp_path / "empty"))
     assert w.run() is None
     assert "no bar series stored" in w.error.value
+
+
+def test_settings_boxes_take_the_flags_syntax_and_the_contract_comes_from_the_series(ws):
+    w = BacktestWidget(ws, data="EURUSD:1h", top=3)
+    assert w.inputs.contract.placeholder.startswith("pip=0.0001,lot=100000,quote=USD")
+    w.inputs.set_range("fast", 10, 20, 10)
+    w.inputs.set_range("slow", 50, 50, 1)
+    w.inputs.spread.value, w.inputs.size.value, w.inputs.trailing_stop.value = "1pips", "2lots", "2atr"
+    assert w.inputs.engine()["stop_loss"] is None and w.inputs.engine()["contract"] is None
+    assert w.run() is not None, w.error.value
+    # the deep run of the shown combination uses the settings as run, pips and lots resolved
+    assert w.backtest is not None and w.backtest.settings["spread"] == "1pips"
+    assert set(w.backtest.trades["size"]) == {200_000.0}
+    assert "trailing_stop" in set(w.backtest.trades["exit_reason"])
+    w.inputs.stop_loss.value = "2 parsecs"
+    assert w.run() is None and "error: --stop-loss &#x27;2 parsecs&#x27;" in w.error.value
