@@ -1,9 +1,12 @@
 """:func:`ask`: a question about one's own trades -> an :class:`Answer` with facts, sources and prose.
 
-1. The question is embedded once (local MiniLM).
+1. The question is embedded once (local MiniLM), when needed: to route a question its keywords do not
+   route, and for retrieval. The model loads in a background thread while the facts are computed; with
+   nothing indexed yet it is not loaded at all for a keyword-routed question.
 2. Facts: it is routed to intents and fact functions (:mod:`workbench.rag.facts`) that run DuckDB
    queries over the stored trades; their values write the answer's figures.
-3. Retrieval (:mod:`workbench.rag.retrieve`): the nearest chunks in Chroma under metadata filters made
+3. Retrieval (:mod:`workbench.rag.retrieve`): the nearest chunks (the index's copies on disk, else
+   Chroma; :mod:`workbench.rag.index`) under metadata filters made
    from the question's intents and what it names (optionally only of one backtest) are the context
    and sources, together with the trades/days/patterns the facts cite.
 4. The LLM (Ollama via LangChain) may add an explanation; if it is unreachable, or its reply states
@@ -19,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.config import settings
 from workbench.errors import DataError
-from workbench.rag.facts import Fact, find_facts, route
+from workbench.rag.facts import Fact, find_facts, keyword_scores, route
 from workbench.rag.retrieve import retrieve
 
 if TYPE_CHECKING:
-    from workbench.rag.index import VectorIndex
+    from workbench.rag.index import Hit, VectorIndex
     from workbench.workspace import Workspace
 
 __all__ = ["ask", "Answer", "Source"]
@@ -105,6 +108,13 @@ def _symbols(ws: Workspace) -> frozenset[str]:
     return hit[1]
 
 
+def _empty(ws: Workspace, index: VectorIndex) -> bool:
+    """True when nothing was ever indexed: an embedded store never written (no stamp) and no chunk in
+    the catalog. Then neither the embedding model nor Chroma is loaded for a question that its keywords
+    route (the answer is the facts and what they cite)."""
+    return index.never_written() and not ws.store.scalar("SELECT count(*) FROM embeddings_metadata")
+
+
 def _kind(chunk_id: str) -> str:
     return chunk_id.split(":", 1)[0]
 
@@ -124,7 +134,7 @@ def ask(
     index: VectorIndex | None = None,
 ) -> Answer:
     """Answer ``question`` about the trades in ``ws`` (only backtest ``backtest_id`` if given)."""
-    from workbench.rag.embed import embedder
+    from workbench.rag.embed import embedder, preload
     from workbench.rag.llm import build_messages, chat, unsupported_numbers
 
     question = " ".join(str(question).split())
@@ -140,15 +150,24 @@ def ask(
         t = now
 
     index = index or _index(ws)
-    vector = embedder(index.backend).encode([question])[0]
+    empty = _empty(ws, index)
+    if not empty:
+        preload(index.backend)  # the model loads in the background while the facts are computed
+    keyword = max(keyword_scores(question).values(), default=0) > 0
+    vector = None if keyword else embedder(index.backend).encode([question])[0]  # routes by examples
     lap("embed")
     intents = route(question, vector)
     findings = find_facts(ws, question, backtest_id, vector, intents)
     lap("facts")
-    hits = retrieve(index, question, vector, intents, backtest_id=backtest_id, k=k, symbols=_symbols(ws))
     cites = [c for f in findings for c in f.cites]
-    missing = [cid for cid, text in cites if not text]
-    stored = index.get(missing) if missing else {}
+    hits: list[Hit] = []
+    stored: dict[str, Hit] = {}
+    if not empty:  # retrieval: the model (loaded meanwhile) embeds the question; the copies on disk answer
+        if vector is None:
+            vector = embedder(index.backend).encode([question])[0]
+        hits = retrieve(index, question, vector, intents, backtest_id=backtest_id, k=k, symbols=_symbols(ws))
+        missing = [cid for cid, text in cites if not text]
+        stored = index.get(missing) if missing else {}
     lap("retrieve")
 
     sources: list[Source] = []
@@ -170,7 +189,7 @@ def ask(
     if not findings:
         lines = ["The workspace has no trades yet: ingest some exports first (`workbench ingest PATH`)."]
     note = ""
-    if index.counts().get("patterns_embeddings", 0) == 0 and findings:
+    if (empty or index.counts().get("patterns_embeddings", 0) == 0) and findings:
         note = "the vector index is empty (run `workbench index`); sources come from the facts only. "
     model = None
     extra = ""

@@ -15,14 +15,21 @@ loaded on the first filtered query and dropped whenever the index is written (se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import os
+import threading
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import polars as pl
 
 __all__ = ["Mirror", "Unsupported", "mask"]
+
+SNAPSHOT_VERSION = 1
 
 _PAGE = 5000  # rows per Chroma get while loading (one get of everything overflows SQLite's variables)
 
@@ -102,7 +109,7 @@ class Mirror:
     ids: list[str]
     vectors: np.ndarray  # (n, dim) float32, L2-normalised
     documents: list[str]
-    metadatas: list[dict[str, Any]]
+    metadatas: Sequence[dict[str, Any]]
     frame: pl.DataFrame  # the metadatas as columns (absent keys null)
     mixed: frozenset[str] = frozenset()  # keys holding values of two kinds: left to Chroma
 
@@ -138,6 +145,72 @@ class Mirror:
     def __len__(self) -> int:
         return len(self.ids)
 
+    # -- on disk: a cold process answers from these files without importing Chroma --------------------
+    def save(self, folder: Path, name: str, info: dict[str, Any]) -> None:
+        """Write this copy under ``folder`` as ``<name>.json`` (``info``, e.g. the index's write stamp and
+        model, plus the file names) with the vectors (``.npy``) and the ids, documents, metadata and
+        metadata frame (parquet) beside it. The data files get fresh names and the JSON is replaced
+        last, so a reader sees the old copy or the new one, never half of one; files of older copies
+        are removed."""
+        folder.mkdir(parents=True, exist_ok=True)
+        token = uuid.uuid4().hex[:12]
+        files: dict[str, str] = {}
+        if len(self):
+            files = {k: f"{name}.{token}.{k}" for k in ("vectors.npy", "rows.parquet", "frame.parquet")}
+            np.save(folder / files["vectors.npy"], np.ascontiguousarray(self.vectors, dtype=np.float32))
+            pl.DataFrame(
+                {
+                    "id": self.ids,
+                    "document": self.documents,
+                    "metadata": [json.dumps(m, separators=(",", ":")) for m in self.metadatas],
+                },
+                schema={"id": pl.Utf8, "document": pl.Utf8, "metadata": pl.Utf8},
+            ).write_parquet(folder / files["rows.parquet"], compression="lz4")
+            self.frame.write_parquet(folder / files["frame.parquet"], compression="lz4")
+        head = {**info, "version": SNAPSHOT_VERSION, "count": len(self), "dim": int(self.vectors.shape[1]),
+                "mixed": sorted(self.mixed), "files": files}  # fmt: skip
+        tmp = folder / f"{name}.json.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps(head))
+        os.replace(tmp, folder / f"{name}.json")
+        keep = set(files.values())
+        for old in folder.glob(f"{name}.*.*"):
+            if old.name not in keep and not old.name.endswith(".tmp"):
+                old.unlink(missing_ok=True)
+
+    @staticmethod
+    def head(folder: Path, name: str) -> dict[str, Any] | None:
+        """The ``info`` of the copy of ``name`` on disk (with ``count``, ``files``), or None."""
+        try:
+            head = json.loads((folder / f"{name}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return head if isinstance(head, dict) and head.get("version") == SNAPSHOT_VERSION else None
+
+    @classmethod
+    def open(cls, folder: Path, head: dict[str, Any]) -> Mirror | None:
+        """The copy :meth:`save` wrote (``head`` from :meth:`head`); vectors memory-mapped, metadata
+        decoded row by row when read. None when its files are gone (a newer copy replaced them)."""
+        dim = int(head["dim"])
+        if not head["count"]:
+            return cls([], np.zeros((0, dim), dtype=np.float32), [], [], pl.DataFrame(), frozenset())
+        files = head["files"]
+        try:
+            vectors = np.load(folder / files["vectors.npy"], mmap_mode="r")
+            rows = pl.read_parquet(folder / files["rows.parquet"])
+            frame = pl.read_parquet(folder / files["frame.parquet"])
+        except (OSError, ValueError, pl.exceptions.PolarsError):
+            return None
+        if vectors.shape != (head["count"], dim) or rows.height != head["count"]:
+            return None
+        return cls(
+            rows["id"].to_list(),
+            vectors,
+            rows["document"].to_list(),
+            _JsonRows(rows["metadata"].to_list()),
+            frame,
+            frozenset(head.get("mixed") or ()),
+        )
+
     def search(
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None
     ) -> list[tuple[int, float]] | None:
@@ -166,3 +239,22 @@ class Mirror:
             top = np.arange(rows.size)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(rows[i]), float(scores[i])) for i in top]
+
+
+class _JsonRows(Sequence[dict[str, Any]]):
+    """Metadata dicts kept as JSON text, decoded when a row is read (a search reads ``k`` of them)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self._texts = texts
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [json.loads(t) for t in self._texts[i]]
+        return json.loads(self._texts[i])

@@ -7,7 +7,10 @@
   model only inside ``<data>`` / ``<facts>`` blocks, with ``<`` and ``>`` escaped so no text can close a
   block; the system message says such text is data, never instructions. The model is given no tools.
 * Failures (no server, timeout, unknown model, HTTP errors) never raise: :func:`chat` returns an
-  :class:`LLMReply` with ``error`` set and the answer is given from the facts alone.
+  :class:`LLMReply` with ``error`` set and the answer is given from the facts alone. Whether a server
+  answers is asked first with the standard library (``GET /api/tags``, at most 3 s), before LangChain
+  is imported: without a server ``chat`` returns in milliseconds (a refused loopback connection is
+  immediate), not after the 1-2 s LangChain import.
 """
 
 from __future__ import annotations
@@ -93,28 +96,40 @@ def unsupported_numbers(reply: str, *allowed: str) -> list[str]:
 
 
 def _probe(host: str, timeout: float) -> str | None:
-    import httpx
+    """``None`` when an Ollama server answers ``GET /api/tags`` at ``host``, else why not. Standard
+    library only (``http.client``), so an absent server is known before LangChain, ``ollama`` and
+    ``httpx`` are imported (about 1.5 s): a refused connection on loopback fails at once."""
+    import http.client
+    from urllib.parse import urlsplit
 
+    url = urlsplit(host if "://" in host else f"http://{host}")
+    https = url.scheme == "https"
+    conn_cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
     try:
-        r = httpx.get(f"{host.rstrip('/')}/api/tags", timeout=timeout)
-        r.raise_for_status()
-    except (httpx.HTTPError, ConnectionError, OSError) as e:
+        conn = conn_cls(url.hostname or "127.0.0.1", url.port or (443 if https else 80), timeout=timeout)
+        try:
+            conn.request("GET", f"{url.path.rstrip('/')}/api/tags")
+            status = conn.getresponse().status
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError) as e:
         return f"no Ollama server answers at {host} ({type(e).__name__})"
+    if status >= 400:
+        return f"no Ollama server answers at {host} (HTTP {status})"
     return None
 
 
 def chat(messages: list[tuple[str, str]], *, host: str, model: str, timeout: float) -> LLMReply:
     """Ask the Ollama model through LangChain; any failure comes back as ``LLMReply(error=...)``."""
-    import httpx
-
+    down = _probe(host, min(timeout, 3.0))  # before the imports: no server costs milliseconds
+    if down:
+        return LLMReply(None, model, down)
     try:
+        import httpx
         from langchain_ollama import ChatOllama
         from ollama import ResponseError
     except ImportError:
         return LLMReply(None, model, "langchain-ollama is not installed (pip install 'workbench[rag]')")
-    down = _probe(host, min(timeout, 3.0))
-    if down:
-        return LLMReply(None, model, down)
     llm = ChatOllama(
         model=model,
         base_url=host,
