@@ -1,7 +1,8 @@
 # The K3s nodes of the Trading Workbench as code. Terraform only drives SSH: it copies
 # infra/k3s/ to each machine and runs the same scripts a person would (setup-master.sh on the
 # master, then add-worker.sh on every worker). Deploying the workbench onto the cluster is
-# infra/k3s/deploy.sh, run on the master afterwards (docs/deploy.md).
+# infra/k3s/deploy.sh, run on the master afterwards (docs/deploy.md); it builds the workbench image
+# and copies it to every node, hence add-worker.sh --no-image here (the image does not exist yet).
 
 locals {
   scripts_dir    = "${path.module}/../k3s"
@@ -82,7 +83,7 @@ resource "terraform_data" "worker" {
 
   provisioner "remote-exec" {
     inline = [
-      "sudo K3S_VERSION=${var.k3s_version} bash ${local.remote_dir}/add-worker.sh --server ${var.master.address} --token-file ${local.remote_dir}/token --node-ip ${each.value.address} --size ${each.value.size}${each.value.gpu ? " --gpu" : ""}",
+      "sudo K3S_VERSION=${var.k3s_version} bash ${local.remote_dir}/add-worker.sh --server ${var.master.address} --token-file ${local.remote_dir}/token --node-ip ${each.value.address} --size ${each.value.size}${each.value.gpu ? " --gpu" : ""} --no-image",
       "rm -f ${local.remote_dir}/token",
     ]
   }

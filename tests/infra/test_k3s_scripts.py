@@ -126,7 +126,9 @@ DRY_RUNS = {
                         ["apt-get install", "nfs-kernel-server", "exportfs -ra", "get.k3s.io",
                          "INSTALL_K3S_VERSION='v1.33.5+k3s1'", "get-helm-3"]),
     "add-worker.sh": (["--server", "10.0.0.10", "--token-file", "/nonexistent", "--node-ip", "10.0.0.11", "--size", "large"],
-                      ["K3S_URL='https://10.0.0.10:6443'", "workbench.io/size=large", "nfs-common"]),
+                      ["K3S_URL='https://10.0.0.10:6443'", "workbench.io/size=large", "nfs-common",
+                       "root@10.0.0.10 sudo k3s ctr images export - 'docker.io/workbench/singleuser:0.1.0'",
+                       "k3s ctr images import /var/lib/rancher/k3s/agent/images/workbench-singleuser.tar"]),
     "deploy.sh": (["--nfs-server", "10.0.0.10", "--nodes", "10.0.0.11 10.0.0.12"],
                   ["docker build -f", "ssh 'root@10.0.0.12' sudo k3s ctr images import",
                    "jupyterhub/jupyterhub --version 4.4.0", "kuberay/kuberay-operator --version 1.7.0",
@@ -154,6 +156,90 @@ def test_dry_run_prints_every_action_and_runs_none(script: str, stubs) -> None:
     for text in expected:
         assert any(text in a for a in actions), (text, actions)
     assert not log.exists(), f"--dry-run ran: {log.read_text()}"
+
+
+WORKER = ["--server", "10.0.0.10", "--token-file", "/nonexistent", "--node-ip", "10.0.0.11"]
+IMAGE = "docker.io/workbench/singleuser:0.1.0"
+IMAGE_TAR = "/var/lib/rancher/k3s/agent/images/workbench-singleuser.tar"
+
+
+def _actions(args: list[str], env: dict[str, str]) -> list[str]:
+    result = subprocess.run([str(K3S / "add-worker.sh"), "--dry-run", *args], capture_output=True, text=True,
+                            timeout=60, env={**env, "USER": "root"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [ln for ln in result.stdout.splitlines() if ln.startswith("+ ")]
+
+
+def _index(actions: list[str], text: str) -> int:
+    return next(i for i, a in enumerate(actions) if text in a)
+
+
+@pytest.mark.parametrize(
+    ("args", "source"),
+    [([], "ssh -o BatchMode=yes -o ConnectTimeout=15 root@10.0.0.10 sudo k3s ctr images export"),
+     (["--image-from", "admin@master.lan"], "admin@master.lan sudo k3s ctr images export"),
+     (["--image-tar", "/tmp/workbench.tar"], f"install -m 0644 /tmp/workbench.tar {IMAGE_TAR}")],
+    ids=["from-the-master", "from-another-host", "from-a-tarball"],
+)  # fmt: skip
+def test_add_worker_brings_the_workbench_image(args: list[str], source: str, stubs) -> None:
+    """The RayCluster and the hub run the image with imagePullPolicy: Never: a new worker gets it into K3s's
+    image folder before the agent starts (imported at every start), then imports it and checks it is listed."""
+    env, log = stubs
+    actions = _actions([*WORKER, *args], env)
+    copy, join, up = (
+        _index(actions, source),
+        _index(actions, "get.k3s.io"),
+        _index(actions, "systemctl is-active"),
+    )
+    imported = _index(actions, f"k3s ctr images import {IMAGE_TAR}")
+    listed = _index(actions, f"k3s ctr images ls -q | grep -Fqx '{IMAGE}'")
+    assert copy < join < up < imported < listed
+    assert ("install -m" not in source) == any(a.startswith("+ ssh ") for a in actions)
+    assert not log.exists()
+    policies = re.findall(
+        r"image: (\S+)\n\s+imagePullPolicy: (\w+)", (ROOT / "infra/kuberay/raycluster.yaml").read_text()
+    )
+    assert policies and set(policies) == {(IMAGE, "Never")}  # the image add-worker.sh copies
+    assert f"WORKBENCH_IMAGE=${{WORKBENCH_IMAGE:-{IMAGE}}}" in (K3S / "lib.sh").read_text()
+
+
+def test_add_worker_without_the_image(stubs) -> None:
+    env, _ = stubs
+    actions = _actions([*WORKER, "--no-image"], env)
+    assert not any("images" in a for a in actions) and any("get.k3s.io" in a for a in actions)
+    for bad in (["--no-image", "--image-tar", "/x"], ["--image-from", "a@b", "--image-tar", "/x"]):
+        result = subprocess.run([str(K3S / "add-worker.sh"), "--dry-run", *WORKER, *bad], capture_output=True,
+                                text=True, timeout=60, env=env)  # fmt: skip
+        assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error: --")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="add-worker.sh runs as root (only stubs act here)")
+@pytest.mark.parametrize("master", ["no-image-yet", "unreachable"])
+def test_add_worker_asks_the_master_first(tmp_path: Path, stubs, master: str) -> None:
+    """For real (every mutating command a stub): a master without the image yet (a first install, before
+    deploy.sh) gives a note and no import; a master ssh cannot reach is a one-line error naming the options."""
+    env, log = stubs
+    ssh = Path(env["PATH"].split(":")[0]) / "ssh"
+    listing = "docker.io/rancher/mirrored-pause:3.6" if master == "no-image-yet" else ""
+    ssh.write_text(f'#!/bin/sh\necho "ssh $*" >> "{log}"\n'
+                   + (f'echo "{listing}"\nexit 0\n' if listing else "exit 255\n"))  # fmt: skip
+    token = tmp_path / "token"
+    token.write_text("x" * 32)
+    args = ["--server", "10.0.0.10", "--token-file", str(token), "--node-ip", "10.0.0.11"]
+    result = subprocess.run([str(K3S / "add-worker.sh"), *args], capture_output=True, text=True, timeout=60,
+                            env=env)  # fmt: skip
+    called = log.read_text()
+    assert "ssh -o BatchMode=yes -o ConnectTimeout=15 root@10.0.0.10 sudo k3s ctr images ls -q" in called
+    assert "images export" not in called and "images import" not in called
+    if master == "no-image-yet":
+        assert result.returncode == 0, result.stderr
+        assert 'deploy.sh --nodes "... 10.0.0.11" copies it' in result.stderr
+        assert "systemctl is-active --quiet k3s-agent" in called  # joined all the same
+    else:
+        assert result.returncode != 0
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: cannot list the images on root@10.0.0.10") and "--no-image" in last
+        assert "get.k3s.io" not in called and "systemctl" not in called  # stopped before joining
 
 
 def test_backup_and_restore_dry_runs_touch_nothing(tmp_path: Path, stubs) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -131,50 +129,86 @@ def test_rayjob_runs_the_example_on_the_cluster(raycluster: dict, rayjob: dict) 
     assert "COPY . /opt/workbench/src" in (ROOT / "infra" / "docker" / "Dockerfile").read_text()
 
 
-def test_score_against_a_hand_calculation() -> None:
+def _job():
     sys.path.insert(0, str(KUBERAY / "jobs"))
     try:
         import sma_sweep
     finally:
         sys.path.pop(0)
-    import numpy as np
+    return sma_sweep
 
-    prices = np.array([1.0, 2.0, 3.0, 2.0, 1.0, 2.0])
-    # SMA(2) = [nan, 1.5, 2.5, 2.5, 1.5, 1.5], so SMA(1) > SMA(2) at bars 1, 2 and 5. A signal is held over
-    # the next bar: long for 2 -> 3 and 3 -> 2 (bar 5 has no next bar): log(3/2) + log(2/3) = 0, 2 of 5 bars.
-    got = sma_sweep.score(1, 2, prices)
-    moves = np.diff(np.log(prices))
+
+def test_the_example_job_is_the_products_optimisation(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The job carries no backtest of its own: it hands its arguments to workbench.optimize.run_optimize
+    (what `workbench optimize` and the notebooks call), on bars of the workspace (a sample series loaded
+    into it when missing), and prints the outcome's JSON."""
+    import workbench.optimize
+    from workbench.optimize import OptimizeOutcome
+    from workbench.optimize.tune import Objective
+
+    job = _job()
+    text = (KUBERAY / "jobs" / "sma_sweep.py").read_text()
+    assert "run_optimize(" in text and "np.log" not in text and "import numpy" not in text
+    calls: list[tuple[tuple, dict]] = []
+
+    def fake(*args, **kwargs):
+        calls.append((args, kwargs))
+        front = [{"trial": 3, "params": {"fast": 10, "slow": 60}, "objectives": {"sharpe": 0.4, "max_drawdown_pct": 9.0}},
+                 {"trial": 7, "params": {"fast": 20, "slow": 90}, "objectives": {"sharpe": 0.9, "max_drawdown_pct": 20.0}}]  # fmt: skip
+        return OptimizeOutcome(1, 64, front, [], ["node-a", "node-b"], 1.5)
+
+    monkeypatch.setattr(workbench.optimize, "run_optimize", fake)
+    home = tmp_path / "sweeps"
+    summary = job.main(["--workspace", str(home), "--algo", "nsga2", "--trials", "64", "--param", "fast=5:20:5",
+                        "--param", "slow=60:90:30", "--commission", "2bp", "--direction", "both",
+                        "--stop-loss", "2atr", "--cash", "5000"])  # fmt: skip
+    ((args, kwargs),) = calls
+    ws, strategy, data, grid, objectives = args
+    assert Path(ws.home) == home.resolve() and (strategy, data) == ("sma_cross", "GOOG:1d")
+    assert ws.bars("GOOG:1d").height > 2000  # the sample series, loaded into the job's workspace
+    assert grid == {"fast": [5, 10, 15, 20], "slow": [60, 90]}
+    assert objectives == (Objective("sharpe", "max"), Objective("max_drawdown_pct", "min"))
+    assert kwargs == {"algo": "nsga2", "trials": 64, "walk_forward": 0, "seed": 7, "cash": 5000.0,
+                      "fill": "next_open", "direction": "both", "commission": "2bp", "spread": "0",
+                      "slippage": "0", "size": "100%", "stop_loss": "2atr", "take_profit": None,
+                      "trailing_stop": None, "contract": None}  # fmt: skip
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed == summary and printed["optimization_id"] == 1 and printed["nodes"] == ["node-a", "node-b"]
+    assert printed["best"] == {"fast": 20, "slow": 90}  # the front's best on the first objective
+    assert printed["workspace"] == str(home.resolve())
+
+
+def test_the_jobs_flags_are_workbench_optimizes() -> None:
+    """Every engine-setting flag of the job means what it means to `workbench optimize`."""
+    from workbench.cli import build_parser
+
+    job = _job()
+    cli = build_parser()._subparsers._group_actions[0].choices["optimize"]  # noqa: SLF001
+    flags = {o for a in cli._actions for o in a.option_strings}  # noqa: SLF001
+    mine = {o for a in job.parser()._actions for o in a.option_strings}  # noqa: SLF001
+    settings = {"--" + k.replace("_", "-") for k in job.ENGINE} | {"--cash"}
+    assert settings <= flags and settings <= mine
+    assert mine - flags == {
+        "--workspace",
+        "--storage-path",
+        "--name",
+    }  # where to store: the CLI has WORKBENCH_HOME
+
+
+@pytest.mark.parametrize(
+    ("objective", "want"),
+    [("sharpe:max", {"p": 2}), ("max_drawdown_pct:min", {"p": 1}), ("profit_factor:max", {"p": 3})],
+)
+def test_the_jobs_best_is_the_fronts_best_on_the_first_objective(objective: str, want: dict) -> None:
+    from workbench.optimize import parse_objectives
+
+    front = [{"params": {"p": 1}, "objectives": {"sharpe": 0.1, "max_drawdown_pct": 3.0, "profit_factor": 2.0}},
+             {"params": {"p": 2}, "objectives": {"sharpe": 0.9, "max_drawdown_pct": None, "profit_factor": 1.5}},
+             {"params": {"p": 3}, "objectives": {"sharpe": 0.5, "max_drawdown_pct": 4.0, "profit_factor": None}}]  # fmt: skip
+    job = _job()
+    (first,) = parse_objectives([objective])
     assert (
-        got["total_log_return"]
-        == pytest.approx(moves[1] + moves[2])
-        == pytest.approx(np.log(3 / 2) + np.log(2 / 3))
-    )
-    assert got["exposure"] == pytest.approx(2 / 5)
-
-
-@pytest.mark.slow
-@pytest.mark.cluster
-@pytest.mark.xdist_group("ray")
-def test_example_sweep_runs_on_a_local_ray(tmp_path: Path) -> None:
-    """The RayJob's entrypoint, run as the Jobs API would run it, on a local Ray."""
-    env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(KUBERAY / "jobs" / "sma_sweep.py"),
-            "--trials",
-            "4",
-            "--storage-path",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["trials"] == 4 and summary["errors"] == 0
-    assert 5 <= summary["best"]["fast"] < 50 and 60 <= summary["best"]["slow"] < 200
-    assert (tmp_path / "sma-sweep").is_dir()  # Tune wrote its results to the storage path
+        job.best({"folds": [], "pareto": front}, first) == want
+    )  # null: +inf when maximised, skipped when not
+    folds = [{"params": {"p": 9}}, {"params": {"p": 8}}]
+    assert job.best({"folds": folds, "pareto": front}, first) == {"p": 8}  # walk-forward: the last fold's

@@ -96,8 +96,8 @@ def test_nodes_run_the_repository_scripts(tf: dict[str, dict]) -> None:
     for script in ("setup-master.sh", "add-worker.sh"):
         assert f"/{script}" in commands
         assert (ROOT / "infra" / "k3s" / script).is_file()
-    for flag in ("--node-ip", "--lan", "--token-file", "--server", "--size"):
-        assert flag in commands
+    for flag in ("--node-ip", "--lan", "--token-file", "--server", "--size", "--no-image"):
+        assert flag in commands  # --no-image: the workers are joined before deploy.sh builds the image
     (locals_,) = tf["main.tf"]["locals"]
     assert locals_["scripts_dir"] == "${path.module}/../k3s"
     for f in re.findall(r'"([a-z-]+\.sh)"', (TF / "main.tf").read_text()):
