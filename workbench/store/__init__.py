@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from workbench.store.sql import Q
 __all__ = ["Store", "Q", "utcnow"]
 
 CATALOG = "workbench.duckdb"
+_OPENING = threading.Lock()
 _MIGRATION = re.compile(r"^(\d{4})_[\w\-]+\.sql$")
 
 
@@ -101,7 +103,10 @@ class Store:
         delay = 0.02
         while True:
             try:
-                con = duckdb.connect(str(self.catalog), read_only=ro)
+                # DuckDB's instance cache is not safe against two threads of one process opening the same
+                # file at once ("Unique file handle conflict"): opening is serialised, using is not.
+                with _OPENING:
+                    con = duckdb.connect(str(self.catalog), read_only=ro)
                 break
             except duckdb.IOException as e:
                 if "lock" not in str(e).lower() or time.monotonic() >= deadline:
