@@ -134,26 +134,24 @@ def _flag(events, bit):
 
 
 @njit(cache=True, inline="always")
-def _fee(units, px, cf, cu, cx):
-    """Commission of one fill of ``units`` at ``px``: fraction ``cf`` of notional, ``cu`` per unit, ``cx``
-    per order."""
-    return units * px * cf + units * cu + cx
+def _fee(units, px, costs):
+    """Commission of one fill of ``units`` at ``px``: a fraction of notional, per unit and per order."""
+    return units * px * costs[C_COMMISSION] + units * costs[C_PER_UNIT] + costs[C_PER_ORDER]
 
 
 @njit(cache=True, inline="always")
-def _slip(px, d, sf, sa):
-    """``px`` moved against a market order of direction ``d`` (+1 buys, -1 sells) by the slippage
-    (fraction ``sf`` of price plus price distance ``sa``)."""
-    return px + d * (px * sf + sa)
+def _slip(px, d, costs):
+    """``px`` moved against a market order of direction ``d`` (+1 buys, -1 sells) by the slippage."""
+    return px + d * (px * costs[C_SLIPPAGE] + costs[C_SLIPPAGE_PRICE])
 
 
 @njit(cache=True, inline="always")
-def _close(px, i, reason, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades):
+def _close(px, i, reason, pos, units, ep, ec, eb, costs, tr_out, n_trades):
     """Close the position (direction ``pos``, ``units``, entry price ``ep``, entry commission ``ec``,
     entry bar ``eb``) at ``px`` on bar ``i``: returns (cash change, pnl); records the trade in
     ``tr_out`` when it has rows (a single-combination run)."""
     gross = pos * units * (px - ep)
-    exit_comm = _fee(units, px, cf, cu, cx)
+    exit_comm = _fee(units, px, costs)
     pnl = gross - exit_comm - ec
     if tr_out.shape[0] > 0:
         t = tr_out[n_trades]
@@ -185,12 +183,15 @@ def _level(ref, side, kind, value, unit):
 
 
 @njit(cache=True, inline="always")
-def _enter(d, px, i, j, cash, vol_now, cf, cu, cx, sf, sa, pf, pa, stop_v, stop_k, stop_u, k, sizing):
+def _enter(d, px, i, j, cash, vol_now, costs, stop_v, stop_k, stop_u, k, sizing, sv):
     """Open direction ``d`` at market price ``px`` on bar ``i`` (signal bar ``j``): (pos, units, entry
-    price, entry commission, entry bar, stop price, take price, trailing stop, trailing distance);
-    ``pos`` 0 when the size comes out 0 (nothing is opened then). The entry fill pays the spread and the
+    price, entry commission, entry bar); ``pos`` 0 when the size comes out 0 (nothing is opened then).
+    The stop levels go to ``sv`` (stop, take, trailing stop, trailing distance, best price; NaN = none):
+    rarely read, they stay out of the bar loop's registers. The entry fill pays the spread and the
     slippage; the stops are measured from it (ATR stops with the signal bar's ATR)."""
-    adj = px * (1.0 + d * sf) + d * (sa + px * pf + pa)
+    adj = px * (1.0 + d * costs[C_SPREAD]) + d * (
+        costs[C_SPREAD_PRICE] + px * costs[C_SLIPPAGE] + costs[C_SLIPPAGE_PRICE]
+    )
     u0 = stop_u[0, j] if stop_k[k, 0] == STOP_ATR else 0.0
     u1 = stop_u[1, j] if stop_k[k, 1] == STOP_ATR else 0.0
     u2 = stop_u[2, j] if stop_k[k, 2] == STOP_ATR else 0.0
@@ -201,10 +202,15 @@ def _enter(d, px, i, j, cash, vol_now, cf, cu, cx, sf, sa, pf, pa, stop_v, stop_
     trail_d = abs(adj - trail_px)
     if trail_d < risk or risk != risk:  # the tighter stop bounds the loss (NaN: that stop is off)
         risk = trail_d
-    u = _units(sizing[0], sizing[1], sizing[2], sizing[3], cash, px, adj, cf, cu, cx, vol_now, risk)
+    u = _units(sizing[0], sizing[1], sizing[2], sizing[3], cash, px, adj, costs, vol_now, risk)
+    sv[0] = stop_px
+    sv[1] = take_px
+    sv[2] = trail_px
+    sv[3] = trail_d
+    sv[4] = adj
     if u > 0:
-        return d, u, adj, _fee(u, adj, cf, cu, cx), i, stop_px, take_px, trail_px, trail_d
-    return 0, 0.0, 0.0, 0.0, i, np.nan, np.nan, np.nan, np.nan
+        return d, u, adj, _fee(u, adj, costs), i
+    return 0, 0.0, 0.0, 0.0, i
 
 
 @njit(cache=True, inline="always")
@@ -239,12 +245,7 @@ def _simulate(
     en0 = 0
     prev = np.int64(0)
     stops = stop_v[k, 0] > 0 or stop_v[k, 1] > 0 or stop_v[k, 2] > 0
-    trailing = stop_v[k, 2] > 0
-    trail_frac = stop_k[k, 2] == STOP_FRACTION
-    trail_v = stop_v[k, 2]
-    cf, cu, cx = costs[C_COMMISSION], costs[C_PER_UNIT], costs[C_PER_ORDER]
-    sf, sa = costs[C_SPREAD], costs[C_SPREAD_PRICE]
-    pf, pa = costs[C_SLIPPAGE], costs[C_SLIPPAGE_PRICE]
+    sv = np.full(5, np.nan)  # stop, take, trailing stop, trailing distance, best price (see _enter)
     sizing = (size_mode, size_value, whole, max_lev)
     record = eq_out.shape[0] > 0
     blocks = day_block.shape[0] > 0
@@ -255,11 +256,6 @@ def _simulate(
     ep = 0.0
     ec = 0.0
     eb = 0
-    stop_px = np.nan
-    take_px = np.nan
-    trail_px = np.nan
-    trail_d = np.nan
-    best = 0.0
     pending = _NONE
     bust = False
     n_trades = 0
@@ -284,56 +280,22 @@ def _simulate(
                 tgt = pending
                 pending = _NONE
                 if pos != 0 and tgt != pos:
-                    px = _slip(o[i], -pos, pf, pa)
-                    dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
+                    px = _slip(o[i], -pos, costs)
+                    dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, costs, tr_out, n_trades)
                     cash += dc
                     n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
                     pos = 0
                 if tgt != 0 and pos == 0:
-                    pos, units, ep, ec, eb, stop_px, take_px, trail_px, trail_d = _enter(
-                        tgt, o[i], i, i - 1, cash, vol[i - 1], cf, cu, cx, sf, sa, pf, pa,
-                        stop_v, stop_k, stop_u, k, sizing,
-                    )  # fmt: skip
-                    best = ep
+                    pos, units, ep, ec, eb = _enter(
+                        tgt, o[i], i, i - 1, cash, vol[i - 1], costs, stop_v, stop_k, stop_u, k, sizing, sv
+                    )
                     cash -= ec
 
-            # 2. stops inside this bar: the stop-loss or trailing stop (the higher for a long) first when
-            #    a take-profit is touched too; the trailing stop then follows this bar's extreme
+            # 2. stops inside this bar (_stop_hit); the trailing stop then follows this bar's extreme
             if stops and pos != 0:
-                reason = 0
-                px = 0.0
-                if pos > 0:
-                    hit_sl = lo[i] <= stop_px
-                    hit_tr = lo[i] <= trail_px
-                    if hit_sl or hit_tr:
-                        if hit_sl and not (trail_px > stop_px):
-                            px, reason = min(o[i], stop_px), 1
-                        else:
-                            px, reason = min(o[i], trail_px), 4
-                        px = _slip(px, -1, pf, pa)
-                    elif h[i] >= take_px:
-                        px = max(o[i], take_px)
-                        reason = 2
-                    elif trailing and h[i] > best:
-                        best = h[i]
-                        trail_px = best * (1.0 - trail_v) if trail_frac else best - trail_d
-                else:
-                    hit_sl = h[i] >= stop_px
-                    hit_tr = h[i] >= trail_px
-                    if hit_sl or hit_tr:
-                        if hit_sl and not (trail_px < stop_px):
-                            px, reason = max(o[i], stop_px), 1
-                        else:
-                            px, reason = max(o[i], trail_px), 4
-                        px = _slip(px, 1, pf, pa)
-                    elif lo[i] <= take_px:
-                        px = min(o[i], take_px)
-                        reason = 2
-                    elif trailing and lo[i] < best:
-                        best = lo[i]
-                        trail_px = best * (1.0 + trail_v) if trail_frac else best + trail_d
+                reason, px = _stop_hit(o[i], h[i], lo[i], pos, sv, stop_v[k, 2], stop_k[k, 2], costs)
                 if reason > 0:
-                    dc, pnl = _close(px, i, reason, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
+                    dc, pnl = _close(px, i, reason, pos, units, ep, ec, eb, costs, tr_out, n_trades)
                     cash += dc
                     n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
                     pos = 0
@@ -365,26 +327,24 @@ def _simulate(
                             pending = tgt
                     else:
                         if pos != 0:
-                            px = _slip(c[i], -pos, pf, pa)
-                            dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
+                            px = _slip(c[i], -pos, costs)
+                            dc, pnl = _close(px, i, 0, pos, units, ep, ec, eb, costs, tr_out, n_trades)
                             cash += dc
                             n_trades, wins, gross_win, gross_loss = _tally(
                                 pnl, n_trades, wins, gross_win, gross_loss
                             )
                             pos = 0
                         if tgt != 0:
-                            pos, units, ep, ec, eb, stop_px, take_px, trail_px, trail_d = _enter(
-                                tgt, c[i], i, i, cash, vol[i], cf, cu, cx, sf, sa, pf, pa,
-                                stop_v, stop_k, stop_u, k, sizing,
-                            )  # fmt: skip
-                            best = ep
+                            pos, units, ep, ec, eb = _enter(
+                                tgt, c[i], i, i, cash, vol[i], costs, stop_v, stop_k, stop_u, k, sizing, sv
+                            )
                             cash -= ec
 
             # 4. mark to market at the close; out of money ends the run (as in backtesting.py)
             if pos != 0:
                 eq = cash + pos * units * (c[i] - ep)
                 if eq <= 0:
-                    dc, pnl = _close(c[i], i, 3, pos, units, ep, ec, eb, cf, cu, cx, tr_out, n_trades)
+                    dc, pnl = _close(c[i], i, 3, pos, units, ep, ec, eb, costs, tr_out, n_trades)
                     n_trades, wins, gross_win, gross_loss = _tally(pnl, n_trades, wins, gross_win, gross_loss)
                     pos = 0
                     eq = 0.0
@@ -444,7 +404,43 @@ def _simulate(
 
 
 @njit(cache=True, inline="always")
-def _units(size_mode, size_value, whole, max_lev, cash, px, adj, cf, cu, cx, vol_now, risk):
+def _stop_hit(op, hi, lo, pos, sv, trail_v, trail_k, costs):
+    """The stops of an open position inside one bar (``sv`` as :func:`_enter` fills it): (exit reason,
+    fill price), reason 0 = none hit. The stop-loss or the trailing stop (the higher of the two for a
+    long) first when a take-profit is touched too; a gap fills at the open; stop fills pay the slippage.
+    When nothing is hit the trailing stop follows this bar's extreme (it acts from the next bar). The
+    levels live in ``sv``, not in the bar loop's scalars: measured, that keeps a sweep without stops
+    within a few % of the loop before trailing stops and slippage existed."""
+    stop_px, take_px, trail_px = sv[0], sv[1], sv[2]
+    if pos > 0:
+        hit_sl = lo <= stop_px
+        hit_tr = lo <= trail_px
+        if hit_sl or hit_tr:
+            if hit_sl and not (trail_px > stop_px):
+                return 1, _slip(min(op, stop_px), -1, costs)
+            return 4, _slip(min(op, trail_px), -1, costs)
+        if hi >= take_px:
+            return 2, max(op, take_px)
+        if trail_v > 0 and hi > sv[4]:
+            sv[4] = hi
+            sv[2] = hi * (1.0 - trail_v) if trail_k == STOP_FRACTION else hi - sv[3]
+        return 0, 0.0
+    hit_sl = hi >= stop_px
+    hit_tr = hi >= trail_px
+    if hit_sl or hit_tr:
+        if hit_sl and not (trail_px < stop_px):
+            return 1, _slip(max(op, stop_px), 1, costs)
+        return 4, _slip(max(op, trail_px), 1, costs)
+    if lo <= take_px:
+        return 2, min(op, take_px)
+    if trail_v > 0 and lo < sv[4]:
+        sv[4] = lo
+        sv[2] = lo * (1.0 + trail_v) if trail_k == STOP_FRACTION else lo + sv[3]
+    return 0, 0.0
+
+
+@njit(cache=True, inline="always")
+def _units(size_mode, size_value, whole, max_lev, cash, px, adj, costs, vol_now, risk):
     """Units to buy/sell at market price ``px`` (``adj`` = the entry fill after spread and slippage;
     ``risk`` = the price distance to the tighter stop, NaN without one); 0 = cannot trade."""
     if size_mode == SIZE_UNITS:
@@ -468,11 +464,11 @@ def _units(size_mode, size_value, whole, max_lev, cash, px, adj, cf, cu, cx, vol
             return 0.0
         # backtesting.py's arithmetic: adjusted price + commission per unit, floor for whole units; a
         # commission per order comes off the cash first
-        per_unit = adj + (f * px * cf) / f + cu
+        per_unit = adj + (f * px * costs[C_COMMISSION]) / f + costs[C_PER_UNIT]
         if whole:
-            u = (cash * f - cx) // per_unit
+            u = (cash * f - costs[C_PER_ORDER]) // per_unit
         else:
-            u = (cash * f - cx) / per_unit
+            u = (cash * f - costs[C_PER_ORDER]) / per_unit
     if whole:
         u = math.floor(u)
     return u if u > 0 else 0.0
