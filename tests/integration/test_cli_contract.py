@@ -63,11 +63,15 @@ def lake(tmp_path_factory) -> tuple[Path, dict]:
 def test_every_real_fixture_ingests(lake) -> None:
     _, report = lake
     assert report["rejected"] == 0, [f for f in report["files"] if f["status"] != "ingested"]
-    assert report["ingested"] == len(REAL_FILES) == 20
+    assert report["ingested"] == len(REAL_FILES) == 36
     assert {f["path"] for f in report["files"]} == {str(p) for p in REAL_FILES}
     for f in report["files"]:
-        assert set(f) >= {"path", "format", "status", "backtest_id", "rows", "error"}
+        assert set(f) >= {"path", "format", "status", "backtest_id", "rows", "error", "warnings", "anomalies"}
         assert f["rows"] > 0, f
+        # each kind's id under its own key, the others null
+        ids = {k: f[k] for k in ("backtest_id", "parameter_set_id", "optimization_id")}
+        key = {"backtest": "backtest_id", "parameters": "parameter_set_id", "optimization": "optimization_id"}
+        assert [k for k, v in ids.items() if v is not None] == [key[f["kind"]]], f
 
 
 def test_reingesting_adds_nothing(lake) -> None:
@@ -76,8 +80,12 @@ def test_reingesting_adds_nothing(lake) -> None:
     res = run(home, "ingest", str(REAL), "--json")
     assert res.returncode == 0
     again = json.loads(res.stdout)
-    assert again["duplicates"] == 20 and again["ingested"] == 0
-    assert {f["backtest_id"] for f in again["files"]} == {f["backtest_id"] for f in first["files"]}
+    assert again["duplicates"] == len(REAL_FILES) and again["ingested"] == 0
+
+    def ids(report: dict) -> set:
+        return {(f["backtest_id"], f["parameter_set_id"], f["optimization_id"]) for f in report["files"]}
+
+    assert ids(again) == ids(first)
     assert run(home, "backtests", "--json").stdout == before.stdout
 
 
