@@ -25,10 +25,11 @@ $(UV): $(BIN)/python
 	$(BIN)/pip install --quiet uv==0.13.9
 
 # torch first, with pip: the CPU wheel on local disk (/opt/wheels via pip.conf); uv or an unpinned torch would
-# pull the multi-GB CUDA build. uv then sees torch==2.13.0 satisfied.
+# pull the multi-GB CUDA build. uv then sees torch==2.13.0 satisfied. --compile-bytecode: uv writes no .pyc
+# otherwise, and under PYTHONDONTWRITEBYTECODE=1 every Ray process would compile Ray again at each start.
 $(STAMP): pyproject.toml | $(UV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[all,dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[all,dev]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,19 +1,30 @@
 """Fault injection for the crash tests, kept out of the product: run the CLI with a fault installed.
 
     python tests/faults.py kill:before-commit -- ingest FILE --json
+    python tests/faults.py kill:after-trials:2 -- optimize --strategy sma_cross ... --json
 
-``kill:before-commit`` SIGKILLs the process when a store transaction is about to commit (after every
-insert of the file, before COMMIT), by wrapping the DuckDB connections the store opens. The product's
-code has no hook for it: this script patches ``duckdb.connect`` in its own process, then runs
-``python -m workbench`` with the remaining arguments.
+* ``kill:before-commit`` SIGKILLs the process when a store transaction is about to commit (after every
+  insert of the file, before COMMIT), by wrapping the DuckDB connections the store opens.
+* ``kill:after-trials:N`` SIGKILLs the ``workbench optimize`` driver once N Tune trial results have
+  arrived in this process and Tune's experiment state on disk records N finished trials (or all of the
+  experiment's, if fewer arrived): the interrupted run a resume must pick up. It wraps the driver's
+  progress listener (``workbench.optimize.tune._Listener``), and a watcher thread reads the newest
+  ``experiment_state-*.json`` of the experiment directory.
+
+The product's code has no hook for either: this script patches the library in its own process, then
+runs ``python -m workbench`` with the remaining arguments.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import signal
 import sys
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -38,15 +49,68 @@ class _KillOnCommit:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def install(fault: str) -> None:
-    if fault != "kill:before-commit":
-        raise SystemExit(f"faults.py: unknown fault {fault!r} (known: kill:before-commit)")
+def finished_on_disk(path: Path) -> int:
+    """Trials recorded as finished in the newest experiment-state file of ``path`` (0 if none yet).
+    Tune's format: ``trial_data`` = [[trial state JSON, run metadata JSON], ...]."""
+    try:
+        newest = max(path.glob("experiment_state-*.json"))
+        state = json.loads(newest.read_text(encoding="utf-8"))
+    except (ValueError, OSError):  # none yet, or being replaced
+        return 0
+    return sum(json.loads(s).get("status") == "TERMINATED" for s, _ in state.get("trial_data", []))
+
+
+def _kill_after_trials(n: int) -> None:
+    from workbench.optimize import tune
+
+    listener = tune._Listener
+    seen = {"results": 0, "here": 0, "restored": 0, "path": None}
+    armed = threading.Event()
+
+    def start(self: Any, path: Path) -> None:
+        seen.update(path=path, here=0, restored=0)
+        listener_start(self, path)
+
+    def restored(self: Any, trials: list[Any]) -> None:
+        seen["restored"] = sum(t.status == "TERMINATED" for t in trials)
+        listener_restored(self, trials)
+
+    def result(self: Any, result: Any) -> None:
+        listener_result(self, result)
+        seen["results"] += 1
+        seen["here"] += 1
+        if seen["results"] >= n:
+            armed.set()
+
+    def watch() -> None:
+        armed.wait()
+        while True:  # die once the state on disk records them (Tune snapshots it periodically)
+            path = seen["path"]
+            if path is not None and finished_on_disk(path) >= seen["restored"] + min(seen["here"], n):
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(0.05)
+
+    listener_start, listener_restored, listener_result = listener.start, listener.restored, listener.result
+    listener.start, listener.restored, listener.result = start, restored, result  # type: ignore[method-assign]
+    threading.Thread(target=watch, name="fault-kill-after-trials", daemon=True).start()
+
+
+def _kill_before_commit() -> None:
     real_connect = duckdb.connect
 
     def connect(*args: Any, **kwargs: Any) -> Any:
         return _KillOnCommit(real_connect(*args, **kwargs))
 
     duckdb.connect = connect  # the store calls duckdb.connect(...) through the module
+
+
+def install(fault: str) -> None:
+    if fault == "kill:before-commit":
+        return _kill_before_commit()
+    kind, _, count = fault.rpartition(":")
+    if kind == "kill:after-trials" and count.isdigit() and int(count) >= 1:
+        return _kill_after_trials(int(count))
+    raise SystemExit(f"faults.py: unknown fault {fault!r} (known: kill:before-commit, kill:after-trials:N)")
 
 
 def main() -> None:

@@ -49,7 +49,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from workbench.backtest import annualization, period_returns
 from workbench.errors import ConfigError
@@ -69,8 +68,17 @@ __all__ = [
 ]
 
 EULER_GAMMA = 0.5772156649015329
+
 _MAX_ELEMENTS = 1 << 16  # trials × splits per CSCV chunk (working arrays of 512 KiB: cache-sized)
 _VAR_RTOL = 1e-12  # variance below this fraction of the mean square = zero variance (rounding)
+
+
+def _stats() -> Any:
+    """``scipy.stats``, imported when a check runs: not at import (~1-2 s of CPU), which every Ray
+    trial worker of :mod:`workbench.optimize.tune` would pay for nothing."""
+    from scipy import stats
+
+    return stats
 
 
 def expected_max_sharpe(n_trials: int, variance: float) -> float:
@@ -80,7 +88,8 @@ def expected_max_sharpe(n_trials: int, variance: float) -> float:
         raise ConfigError(f"the expected maximum Sharpe needs at least 2 trials, got {n_trials}")
     if not variance >= 0:
         raise ConfigError(f"the variance of the trials' Sharpe ratios must be >= 0, got {variance!r}")
-    z = (1.0 - EULER_GAMMA) * stats.norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * stats.norm.ppf(
+    norm = _stats().norm
+    z = (1.0 - EULER_GAMMA) * norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * norm.ppf(
         1.0 - 1.0 / (n_trials * math.e)
     )
     return math.sqrt(variance) * float(z)
@@ -109,7 +118,7 @@ def deflated_sharpe(
     denom = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
     if not (kurtosis >= 1.0 + skew * skew and denom > 0):  # every distribution has kurtosis >= 1 + skew²
         raise ConfigError(f"skew={skew!r}, kurtosis={kurtosis!r}: not moments of a distribution")
-    return float(stats.norm.cdf((sharpe - sr0) * math.sqrt(n_obs - 1) / math.sqrt(denom)))
+    return float(_stats().norm.cdf((sharpe - sr0) * math.sqrt(n_obs - 1) / math.sqrt(denom)))
 
 
 @dataclass(frozen=True)
@@ -325,6 +334,7 @@ def overfitting(
                 f"overfitting: {r.size} returns given but the chosen trial's block moments count {n_obs}"
             )
         n_obs = r.size
+        stats = _stats()
         skew, kurt = float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
         if not (math.isfinite(skew) and math.isfinite(kurt)):
             raise ConfigError("overfitting: the returns have no skew/kurtosis (fewer than 2 distinct values)")

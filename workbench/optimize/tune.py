@@ -7,10 +7,10 @@ them when ``trials`` >= the grid; both kept in grid order) and cuts them into ``
 the fused engine, vectorised: :func:`evaluate` = :func:`workbench.backtest.sweep` over the chunk's
 combinations, so the stored metrics equal a direct ``sweep`` row for row. **TPE / NSGA-II** are
 sequential and model-based: one trial per combination (``OptunaSearch``). Every trial reports its
-``rows`` (each: the parameter columns, every metric column and any further column ``sweep`` returns),
-plus the node, job and process that evaluated it. The bars go to the cluster once (``ray.put``) and
-reach the trainable through ``tune.with_parameters``. Objectives are ``METRIC:max|min`` over
-:data:`workbench.backtest.METRICS`.
+``rows`` as one Arrow IPC frame (the parameter columns, every metric column and any further column
+``sweep`` returns; ``_pack_rows``) and their count, plus the node, job and process that evaluated it.
+The bars go to the cluster once (``ray.put``) and reach the trainable through ``tune.with_parameters``.
+Objectives are ``METRIC:max|min`` over :data:`workbench.backtest.METRICS`.
 
 * one objective: ``rank`` = position by the objective (:func:`ranks_by`: ``+inf`` first when maximised,
   e.g. a profit factor without a losing trade; nulls last; ties by combination order); the best
@@ -33,8 +33,7 @@ request (strategy, data and its bars, grid, objectives, algorithm, trials, seed,
 engine settings). When that directory holds a restorable experiment (an interrupted run of the same
 request), it is resumed with ``Tuner.restore(..., resume_unfinished=True, resume_errored=True)``:
 finished trials are not evaluated again. The directories are removed once the results are committed to
-the store. ``WORKBENCH_FAULT=kill:after-trials:N`` (crash tests) SIGKILLs the driver once N trial
-results have arrived in this process and the experiment state on disk records them.
+the store. (The crash tests kill the driver mid-run from outside the product: ``tests/faults.py``.)
 
 ``address``: a Ray cluster for ``ray.init`` (``ray://host:10001`` or ``host:6379``; default
 ``$RAY_ADDRESS``, else a local Ray). A Jobs API address (``http://host:8265``) is refused: submit the
@@ -43,12 +42,13 @@ command itself with ``ray job submit`` (see docs/optimize.md).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import math
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +78,7 @@ __all__ = [
 
 Progress = Callable[[int, int | None], None]
 CHUNKS_PER_CPU = 4
+LOCAL_START_ATTEMPTS = 3  # a local Ray that times out while starting (a busy machine) is started again
 STATE_PERIOD_S = "2"  # Tune's experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) unless set
 BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 _ROWS = "_rows"  # config key of a chunked trial: [first, stop) into the search's combinations
@@ -261,20 +262,20 @@ def _trial(
     if _ROWS in config:
         first, stop = (int(x) for x in config[_ROWS])
         assert combos is not None
-        rows = evaluate(bars, strategy, combos.slice(first, stop - first), blocks=blocks, **engine).to_dicts()
+        frame = evaluate(bars, strategy, combos.slice(first, stop - first), blocks=blocks, **engine)
         report["first"] = first
     else:
         params = dict(config)
         try:
-            grid = {k: [v] for k, v in params.items()}
-            rows = sweep(bars, strategy, grid, blocks=blocks, **engine).to_dicts()
+            frame = sweep(bars, strategy, {k: [v] for k, v in params.items()}, blocks=blocks, **engine)
         except StrategyError:  # the combination breaks the strategy's constraint
-            rows = [params]
+            frame = pl.DataFrame([params])
             report["valid"] = 0
         # the objectives at the top level, for OptunaSearch
-        report.update({m: _float(rows[0].get(m)) for m in METRICS})
+        report.update({m: _float(frame.row(0, named=True).get(m)) for m in METRICS})
     report.update(
-        rows=rows,
+        rows=_pack_rows(frame),
+        combinations=frame.height,
         node_id=ctx.get_node_id(),
         job_id=ctx.get_job_id(),
         pid=os.getpid(),
@@ -283,10 +284,24 @@ def _trial(
     if trace:  # one JSON line per evaluation (crash tests count evaluations with it)
         line = {k: report[k] for k in ("node_id", "job_id", "pid", "evaluated_at")}
         line.update(trial_id=tune.get_context().get_trial_id(), first=report.get("first"),
-                    combinations=len(rows), params=_params_of(rows[0]))  # fmt: skip
+                    combinations=frame.height, params=_params_of(frame.row(0, named=True)))  # fmt: skip
         with open(trace, "a", encoding="utf-8") as f:
             f.write(json.dumps(line, default=str) + "\n")
     tune.report(report)
+
+
+def _pack_rows(frame: pl.DataFrame) -> str:
+    """A trial's rows as one string: the frame in Arrow IPC (LZ4), base64. Tune keeps each trial's last
+    result in its experiment state (JSON, rewritten as results arrive, read back on resume): one string
+    per trial instead of a list of row dicts (~80 floats each with the CSCV block moments) keeps that
+    cheap for the driver, and the frame crosses from the trial to the driver as one buffer."""
+    buf = io.BytesIO()
+    frame.write_ipc(buf, compression="lz4")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _unpack_rows(packed: str) -> pl.DataFrame:
+    return pl.read_ipc(io.BytesIO(base64.b64decode(packed)))
 
 
 def _params_of(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,51 +312,37 @@ def _float(v: Any) -> float:
     return math.nan if v is None else float(v)
 
 
-# -- driver-side Tune callback: progress and the crash hook ----------------------------------------------
+# -- driver-side Tune callback: progress ----------------------------------------------------------------
 
 _LISTENERS: dict[str, _Listener] = {}
 
 
 class _Listener:
-    """Counts combinations as trial results arrive (``progress``) and runs the crash hook."""
+    """Counts combinations as trial results arrive (``progress``) for the experiment in ``path``."""
 
-    def __init__(self, progress: Progress | None, total: int | None, fault_after: int | None) -> None:
+    def __init__(self, progress: Progress | None, total: int | None) -> None:
         self.progress = progress
         self.total = total
-        self.fault_after = fault_after
         self.done = 0
-        self.results = 0  # trial results that arrived in this process
         self.path: Path | None = None
-        self.here = 0  # ... of them in the current experiment
-        self.restored_trials = 0  # finished trials the current experiment was restored with
         self.tags: dict[str, str] = {}  # trial id -> Tune's experiment tag ("<creation number>_<config>")
 
     def start(self, path: Path) -> None:
-        self.path, self.here, self.restored_trials = path, 0, 0
+        self.path = path
 
     def restored(self, trials: list[Any]) -> None:
-        finished = [t for t in trials if t.status == "TERMINATED"]
-        self.restored_trials = len(finished)
-        n = sum(len(t.last_result.get("rows", ())) for t in finished)
+        """The finished trials the experiment was restored with (a resumed run) count as done."""
+        n = sum(int(t.last_result.get("combinations", 0)) for t in trials if t.status == "TERMINATED")
         if n:
             self._advance(n)
 
     def result(self, result: Mapping[str, Any]) -> None:
-        self.results += 1
-        self.here += 1
-        self._advance(len(result.get("rows", ())))
+        self._advance(int(result.get("combinations", 0)))
 
     def _advance(self, n: int) -> None:
         self.done += n
         if self.progress is not None:
             self.progress(self.done, self.total)
-
-    def step_end(self) -> None:
-        if self.fault_after is None or self.results < self.fault_after or self.path is None:
-            return
-        # die once the state on disk records N of them (or all of this experiment's, if fewer)
-        if _finished_on_disk(self.path) >= self.restored_trials + min(self.here, self.fault_after):
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _listener_for(key: str) -> _Listener | None:
@@ -372,36 +373,11 @@ def _tune_callback(key: str) -> Any:
             if (listener := _listener_for(self.key)) is not None:
                 listener.result(result)
 
-        def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
-            if (listener := _listener_for(self.key)) is not None:
-                listener.step_end()
-
         def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
             if (listener := _listener_for(self.key)) is not None:
                 listener.tags.update({t.trial_id: t.experiment_tag for t in trials})
 
     return _Events(key)
-
-
-def _finished_on_disk(path: Path) -> int:
-    """Trials recorded as finished in the newest experiment-state file of ``path`` (0 if none)."""
-    try:
-        newest = max(path.glob("experiment_state-*.json"))
-        state = json.loads(newest.read_text(encoding="utf-8"))
-    except (ValueError, OSError):  # none yet, or being replaced
-        return 0
-    return sum(json.loads(s).get("status") == "TERMINATED" for s, _ in state.get("trial_data", []))
-
-
-def _fault_after() -> int | None:
-    fault = os.environ.get("WORKBENCH_FAULT", "")
-    prefix = "kill:after-trials:"
-    if not fault.startswith(prefix):
-        return None
-    try:
-        return max(1, int(fault[len(prefix) :]))
-    except ValueError:
-        raise ConfigError(f"WORKBENCH_FAULT={fault!r}: expected kill:after-trials:N") from None
 
 
 # -- driver --------------------------------------------------------------------------------------------
@@ -422,14 +398,23 @@ def _connect(address: str | None) -> tuple[bool, str | None]:
     from workbench.config import settings
 
     dashboard = settings().ray_dashboard
-    try:
-        if address:
-            ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-        else:
-            ctx = ray.init(include_dashboard=dashboard, log_to_driver=False, logging_level="ERROR")
-    except Exception as e:  # noqa: BLE001 - ray.init raises bare Exception when its node times out
-        msg = " ".join(str(e).split())[:300]
-        raise ConfigError(f"--address {address or '(local)'}: cannot start/connect to Ray ({msg})") from None
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            if address:
+                ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            else:
+                ctx = ray.init(include_dashboard=dashboard, log_to_driver=False, logging_level="ERROR")
+            break
+        except Exception as e:  # noqa: BLE001 - ray.init raises bare Exception when its node times out
+            msg = " ".join(str(e).split())[:300]
+            if address or attempt == LOCAL_START_ATTEMPTS or "timed out during startup" not in msg:
+                raise ConfigError(
+                    f"--address {address or '(local)'}: cannot start/connect to Ray ({msg})"
+                ) from None
+            # a local node that missed Ray's fixed start-up windows on a busy machine (its raylet gives
+            # the dashboard agent 15 s, ray.init the raylet 30 s): clean up and start it again
+            ray.shutdown()
+            time.sleep(2 * attempt)
     url = getattr(ctx, "dashboard_url", None) or None
     if url and "://" not in url:
         url = f"http://{url}"
@@ -451,7 +436,7 @@ def _experiment_name(request: Mapping[str, Any], bars: pl.DataFrame, fold: int) 
     """``ALGO-STRATEGY-HASH[-foldK]``: the same request on the same bars gives the same name."""
     ts = bars["ts"]
     fingerprint = [bars.height, str(ts[0]), str(ts[-1]), float(bars["close"].sum())]
-    payload = json.dumps({"v": 1, **request, "bars": fingerprint, "fold": fold}, sort_keys=True, default=str)
+    payload = json.dumps({"v": 2, **request, "bars": fingerprint, "fold": fold}, sort_keys=True, default=str)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
     return f"{request['algo']}-{request['strategy']}-{digest}" + (f"-fold{fold}" if fold else "")
 
@@ -520,7 +505,7 @@ def _search(
             raise StrategyError(f"optimisation trial failed: {' '.join(str(r.error).split())[:200]}")
         # chunks in combination order; one-combination trials in creation order (trial ids are random)
         key = m["first"] if plan.combos is not None else _created(listener.tags.get(m.get("trial_id")))
-        for i, row in enumerate(m["rows"]):
+        for i, row in enumerate(_unpack_rows(m["rows"]).iter_rows(named=True)):
             keyed.append(((key, i), _row(row, plan, m)))
     keyed.sort(key=lambda kv: kv[0])
     return [row for _, row in keyed]
@@ -631,7 +616,6 @@ def run_optimize(
         raise StrategyError(
             f"no combination of the grid satisfies {spec.name!r}'s constraint {spec.constraint!r}"
         )
-    fault_after = _fault_after()
     if address is None:
         from workbench.config import settings
 
@@ -679,7 +663,7 @@ def run_optimize(
     checks: list[Overfit | None] = []  # per search (fold)
     try:
         chunks = CHUNKS_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", 1)))
-        listener = _Listener(progress, None, fault_after)
+        listener = _Listener(progress, None)
         bars_ref = ray.put(bars.select(c for c in BAR_COLUMNS if c in bars.columns))
         for k, ((train, test), path) in enumerate(zip(windows, paths, strict=True), start=1):
             plan = ALGOS[algo](frame, objectives, trials, seed, chunks)  # a fresh searcher per fold

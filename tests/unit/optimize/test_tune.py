@@ -1,12 +1,16 @@
 """Ray Tune searches (chunked grid/random, TPE, NSGA-II, walk-forward) on the packaged EURUSD hourly
-bars, one local Ray (2 CPUs -> 8 chunks). The oracle for stored metrics is a direct ``sweep``."""
+bars, one loopback Ray head (2 CPUs -> 8 chunks, tests/integration/test_ray_cluster.py). The oracle for
+stored metrics is a direct ``sweep``."""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import math
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -25,14 +29,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.xdist_group("ra
 GRID = {"fast": list(range(5, 31)), "slow": list(range(40, 121, 5))}
 
 
+def _cluster_helpers():
+    """tests/integration/test_ray_cluster.py (loaded by path, as the integration tests do)."""
+    path = Path(__file__).resolve().parents[2] / "integration" / "test_ray_cluster.py"
+    spec = importlib.util.spec_from_file_location("_wb_ray_cluster", path)
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
     w = open_workspace(tmp_path_factory.mktemp("lake"))
     w.load_samples()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield w
-    ray.shutdown()
+    # a loopback head with 2 CPUs (-> 8 chunks), started the robust way (retries, Ray's timeouts raised)
+    with _cluster_helpers().connected(tmp_path_factory, num_cpus=2):
+        yield w
 
 
 def _params(row):
