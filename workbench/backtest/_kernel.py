@@ -273,7 +273,66 @@ def _simulate(
     down2 = 0.0  # sum of squared negative returns (Sortino)
     eq = cash0
 
-    for i in range(n):
+    # 0. quiet bars: no pending order, no stop to watch, no event (one comparison without an EMA) and
+    #    equity > 0 - only marking to market and the period returns happen. A tight inner loop runs
+    #    them (about a third fewer instructions per bar than the full body, whose many live values kept
+    #    it spilling to the stack); it stops before the first bar that needs the full body, with that
+    #    bar's events already computed (``ready``). The rules are evaluated before the fills and stops
+    #    of a bar, which they do not depend on, so the results are exactly the full body's.
+    quiet = ncmp == 1 and span0 <= 0
+    ra1 = M[a1]
+    use_a2 = a2 >= 0
+    ra2 = M[a2] if use_a2 else ra1
+    use_b0 = b0 >= 0
+    rb0 = M[b0] if use_b0 else ra1
+    i = 0
+    ready = False
+    events = np.int64(0)
+    state = np.int64(0)
+    while i < n:
+        if quiet and not bust and pending == _NONE and not (stops and pos != 0):
+            while i < n:
+                u = np.uint64(i)  # unsigned: no negative-index wraparound code in this loop
+                av = ra1[u] - ra2[u] if use_a2 else ra1[u]
+                bv = rb0[u] if use_b0 else cst0
+                events, state = _events(np.int64(av < bv), np.int64(av > bv), prev, 0)
+                if events != 0:
+                    ready = True
+                    break
+                if pos != 0:
+                    eq = cash + pos * units * (c[u] - ep)
+                    if eq <= 0:
+                        ready = True
+                        break
+                    if eq > peak:
+                        peak = eq
+                        trough = eq
+                    elif eq < trough:
+                        trough = eq
+                        if peak > 0 and 1.0 - eq / peak > max_dd:
+                            max_dd = 1.0 - eq / peak
+                prev = state  # flat: eq is the cash, as the full body left it
+                if period_end[u]:
+                    if prev_day_eq > 0:
+                        r = eq / prev_day_eq - 1.0
+                        n_ret += 1
+                        delta = r - mean_ret
+                        mean_ret += delta / n_ret
+                        m2_ret += delta * (r - mean_ret)
+                        if r < 0:
+                            down2 += r * r
+                        if blocks:
+                            bk = N_METRICS + 3 * day_block[u]
+                            out[bk] += 1.0
+                            out[bk + 1] += r
+                            out[bk + 2] += r * r
+                    prev_day_eq = eq
+                if record:
+                    eq_out[u] = eq
+                i += 1
+            if i >= n:
+                break
+
         if not bust:
             # 1. the order decided on the previous bar fills at this bar's open
             if pending != _NONE:
@@ -301,13 +360,15 @@ def _simulate(
                     pos = 0
 
             # 3. the rules at this bar's close decide the target position
-            av = M[a1, i] - M[a2, i] if a2 >= 0 else M[a1, i]
-            lt, gt, ev0, en0 = _compare(av, M[b0, i] if b0 >= 0 else cst0, span0, alpha0, ev0, en0)
-            events, state = _events(lt, gt, prev, 0)
-            if ncmp > 1:
-                e, st = _more_events(M, i, ci, cc, k, ncmp, es, prev)
-                events |= e
-                state |= st
+            if not ready:
+                av = M[a1, i] - M[a2, i] if a2 >= 0 else M[a1, i]
+                lt, gt, ev0, en0 = _compare(av, M[b0, i] if b0 >= 0 else cst0, span0, alpha0, ev0, en0)
+                events, state = _events(lt, gt, prev, 0)
+                if ncmp > 1:
+                    e, st = _more_events(M, i, ci, cc, k, ncmp, es, prev)
+                    events |= e
+                    state |= st
+            ready = False
             prev = state
             if events != 0:
                 le = _flag(events, b_le)
@@ -380,6 +441,8 @@ def _simulate(
             prev_day_eq = eq
         if record:
             eq_out[i] = eq
+
+        i += 1
 
     out[0] = (eq / cash0 - 1.0) * 100.0
     scale = math.sqrt(periods_per_year)
