@@ -537,11 +537,11 @@ def _units(size_mode, size_value, whole, max_lev, cash, px, adj, costs, vol_now,
     return u if u > 0 else 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def sweep_kernel(
     o, h, lo, c, period_end, M, ci, cc, nc, rb, stop_v, stop_k, stop_u, vol,
     cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-    eq_out, tr_out, day_block, n_blocks, periods_per_year,
+    eq_out, tr_out, day_block, n_blocks, periods_per_year, done,
 ):  # fmt: skip
     """Metrics (``METRICS`` columns) of every combination; ``prange`` over combinations.
 
@@ -552,6 +552,10 @@ def sweep_kernel(
     ``period_end[i]``: bar ``i`` is the last bar of a return period (a day, or every bar when the bars
     are coarser than a day); ``periods_per_year`` annualises Sharpe and Sortino (see
     :func:`workbench.backtest.engine.annualization`). Stops and costs: see the module docstring.
+
+    ``done`` (uint8 per combination, or empty = off) gets a 1 as each combination finishes: the kernel
+    runs without the GIL, so another thread can read how far it is (progress reports). The caller sets
+    Numba's parallel chunk size (set inside, it would make the function uncacheable).
     """
     n_combos = ci.shape[0]
     out = np.zeros((n_combos, N_METRICS + 3 * n_blocks))
@@ -561,6 +565,8 @@ def sweep_kernel(
             cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
             eq_out, tr_out, out[k], day_block, periods_per_year,
         )  # fmt: skip
+        if done.shape[0] > 0:
+            done[k] = 1
     return out
 
 

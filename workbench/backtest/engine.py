@@ -4,8 +4,11 @@ Public API (all re-exported by :mod:`workbench.backtest`):
 
 * ``sweep(bars, strategy, grid, ...) -> pl.DataFrame`` — one row per valid combination: the parameter
   columns, then ``METRICS`` (then ``block_moments`` with ``blocks=S``); ``iter_sweep`` yields the same
-  rows in chunks (bounded memory).
-* ``run(bars, strategy, params, ...) -> BacktestResult`` — one deep backtest with equity and trades.
+  rows in chunks (bounded memory). The combinations run on all of Numba's threads in small chunks
+  handed out as threads come free (exactly the one-thread results); ``progress(done, total)`` reports
+  the combinations finished while the kernel runs.
+* ``run(bars, strategy, params, ...) -> BacktestResult`` — one deep backtest with equity and trades
+  (``progress(bars_done, bars)`` while it runs).
 * ``signals(bars, strategy, params) -> pl.DataFrame`` — the four rule flags per bar.
 * ``portfolio(bars, strategy, params, ...)`` — the same signals as a vectorbt ``Portfolio``.
 * ``parse_grid(["fast=5:50", "slow=10:200:5"]) -> dict`` — ``start:stop[:step]`` with an inclusive stop.
@@ -100,10 +103,13 @@ alike, see tests/unit/backtest):
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import sys
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -553,6 +559,39 @@ class _Compiled:
         )
 
 
+_COMPILED: OrderedDict[tuple[Any, ...], tuple[StrategySpec, list[Ind], _Rules]] = OrderedDict()
+_COMPILED_MAX = 8  # grids remembered (a 10,000-combination grid's rules take ~0.5 MB)
+_COMPILED_LOCK = threading.Lock()
+
+
+def _compile(spec: StrategySpec, params: pl.DataFrame) -> tuple[list[Ind], _Rules]:
+    """The indicator keys and kernel rules of the combinations ``params`` (one row each). ``rules`` runs
+    in Python once per combination (~15 µs each: 25 ms for 1,605), so the result is remembered for the
+    last few grids, keyed by the strategy and the parameter columns' bytes: re-running a grid (other
+    settings, other bars, a second look) skips it. The arrays are never written after compiling."""
+    key = (
+        id(spec),
+        spec.name,
+        tuple(params.columns),
+        tuple(str(d) for d in params.dtypes),
+        params.height,
+        hashlib.blake2b(b"".join(params[c].to_numpy().tobytes() for c in params.columns)).digest(),
+    )
+    with _COMPILED_LOCK:
+        hit = _COMPILED.get(key)
+        if hit is not None and hit[0] is spec:
+            _COMPILED.move_to_end(key)
+            return hit[1], hit[2]
+    compiled = _Compiled()
+    rules = compiled.compile(spec, params.to_dicts())
+    keys = list(compiled.keys)
+    with _COMPILED_LOCK:
+        _COMPILED[key] = (spec, keys, rules)
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return keys, rules
+
+
 @dataclass(frozen=True)
 class _Rules:
     """Compiled rules of many combinations (layout in :mod:`workbench.backtest._kernel`)."""
@@ -711,6 +750,58 @@ def _ohlc_args(b: _Bars) -> tuple[np.ndarray, ...]:
     return o.open, o.high, o.low, o.close, b.period_end
 
 
+# -- running the kernel: every core, progress while it runs ---------------------------------------------
+
+Progress = Callable[[int, int], None]  # progress(done, total): combinations of a sweep, bars of a run
+POLL_S = 0.1  # how often a running kernel's progress is read and reported
+
+
+def _chunk_size(n_combos: int, threads: int) -> int:
+    """Combinations per scheduling chunk: the threads take chunks as they finish the previous one, so
+    uneven combinations (a fast SMA trades far more than a slow one) or a core taken by another process
+    leave no thread idle; 16+ chunks per thread, at most 64 combinations (a few ms) each."""
+    return max(1, min(64, n_combos // (16 * max(1, threads))))
+
+
+def _call_kernel(
+    args: tuple[Any, ...],
+    n_combos: int,
+    report: Callable[[], None] | None = None,
+) -> np.ndarray:
+    """``sweep_kernel(*args)`` on all of Numba's threads (of the calling thread's setting) in dynamic
+    chunks. With ``report``, the kernel (which holds no GIL) runs in a worker thread and ``report()`` is
+    called from this thread every ``POLL_S`` seconds until it ends."""
+    import numba
+
+    threads = numba.get_num_threads()  # per thread: a worker thread must be told the caller's choice
+
+    def call() -> np.ndarray:
+        numba.set_num_threads(threads)
+        with numba.parallel_chunksize(_chunk_size(n_combos, threads)):
+            return K.sweep_kernel(*args)
+
+    if report is None:
+        return call()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["out"] = call()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            box["error"] = e
+
+    worker = threading.Thread(target=work, name="workbench-kernel", daemon=True)
+    worker.start()
+    while True:
+        worker.join(POLL_S)
+        if not worker.is_alive():
+            break
+        report()
+    if "error" in box:
+        raise box["error"]
+    return box["out"]
+
+
 # -- sweep -----------------------------------------------------------------------------------------------
 
 
@@ -735,12 +826,15 @@ def iter_sweep(
     chunk_size: int | None = None,
     max_indicator_bytes: int = DEFAULT_INDICATOR_BYTES,
     blocks: int = 0,
+    progress: Progress | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield the rows of :func:`sweep` in chunks of ``chunk_size`` combinations (default 10 000).
 
     Memory is the bars, the indicator rows (at most ``max_indicator_bytes``, unless one chunk needs more)
     and one chunk of results: 1M bars × 1000 SMA pairs stays around 1 GiB. ``blocks=S`` (>= 2, at most
     half the number of period returns) adds the ``block_moments`` column (see the module docstring).
+    ``progress(done, total)`` is called with the combinations finished so far, as they finish (read
+    every ``POLL_S`` seconds while the kernel runs) and after each chunk.
     """
     spec = get_strategy(strategy)
     settings = _engine_settings(
@@ -771,10 +865,8 @@ def iter_sweep(
     if chunk < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
     names = [p.name for p in spec.params]
-    compiled = _Compiled()
-    rules = compiled.compile(spec, frame.select(names).to_dicts())
+    keys, rules = _compile(spec, frame.select(names))
     n = b.ohlc.close.shape[0]
-    keys = list(compiled.keys)
     rows = rules.rows()
     per_chunk = max(
         len(np.unique(rows[s : s + chunk][rows[s : s + chunk] >= 0])) for s in range(0, len(rows), chunk)
@@ -785,10 +877,12 @@ def iter_sweep(
     vol = _vol(b, settings.size)
     args = _kernel_args(settings)
     no_equity, no_trades = np.empty(0), np.empty((0, len(K.TRADE_FIELDS)))
+    total = frame.height
     for start in range(0, frame.height, chunk):
         stop = min(start + chunk, frame.height)
         lookup = cache.slots_for(rows[start:stop])
-        out = K.sweep_kernel(
+        done = np.zeros(stop - start if progress else 0, np.uint8)
+        kernel_args = (
             *_ohlc_args(b),
             cache.matrix,
             *rules.chunk(start, stop, lookup),
@@ -802,7 +896,14 @@ def iter_sweep(
             day_block,
             n_blocks,
             b.ann.periods_per_year,
+            done,
         )
+        report = None
+        if progress is not None:
+            report = functools.partial(_report_combos, progress, done, start, total)
+        out = _call_kernel(kernel_args, stop - start, report)
+        if progress is not None:
+            progress(stop, total)
         result = _metrics_frame(frame.slice(start, stop - start), out)
         if n_blocks:
             moments = np.ascontiguousarray(out[:, K.N_METRICS :])
@@ -853,6 +954,7 @@ def sweep(
     tp: float = 0.0,
     chunk_size: int | None = None,
     blocks: int = 0,
+    progress: Progress | None = None,
 ) -> pl.DataFrame:
     """Backtest every valid combination of ``grid`` (param -> list of values; missing params use their
     defaults; the stops may be swept too: ``stop_loss``, ``take_profit``, ``trailing_stop`` as written,
@@ -866,6 +968,10 @@ def sweep(
     block ``count, sum r, sum r²`` (row-major (S, 3)); the input of
     :func:`workbench.optimize.overfit.pbo_cscv`. ``ConfigError`` when ``S < 2`` or the bars give fewer
     than ``2 * S`` period returns.
+
+    The combinations run on all of Numba's threads (``numba.set_num_threads``; handed out in small
+    chunks as threads come free), with the same results as on one thread. ``progress(done, total)`` is
+    called with the combinations finished so far while they run (see :func:`iter_sweep`).
     """
     chunks = list(
         iter_sweep(
@@ -887,9 +993,14 @@ def sweep(
             tp=tp,
             chunk_size=chunk_size or sys.maxsize,
             blocks=blocks,
+            progress=progress,
         )
     )
     return pl.concat(chunks) if len(chunks) > 1 else chunks[0]
+
+
+def _report_combos(progress: Progress, done: np.ndarray, offset: int, total: int) -> None:
+    progress(offset + int(np.count_nonzero(done)), total)
 
 
 def _metrics_frame(params: pl.DataFrame, out: np.ndarray) -> pl.DataFrame:
@@ -988,6 +1099,7 @@ def run(
     contract: Contract | str | Mapping[str, Any] | None = None,
     sl: float = 0.0,
     tp: float = 0.0,
+    progress: Progress | None = None,
 ) -> BacktestResult:
     """One backtest of ``strategy`` with ``params`` (defaults for the missing ones; ``params`` may also
     carry the engine's grid keys: ``stop_loss``, ``take_profit``, ``trailing_stop``, ``sl``, ``tp``).
@@ -996,7 +1108,8 @@ def run(
     :mod:`workbench.backtest.settings`): ``direction="both"``, ``commission="7/lot"`` or ``0.0002``,
     ``spread="1.5pips"``, ``slippage="0.01%"``, ``size="1%risk"`` or a :class:`Size`,
     ``stop_loss="2atr"``, ``take_profit="0.5%"``, ``trailing_stop="0.0020"``, ``contract="pip=0.0001"``
-    (default: the bars' symbol's). ``BacktestResult.settings`` echoes every setting in that syntax."""
+    (default: the bars' symbol's). ``BacktestResult.settings`` echoes every setting in that syntax.
+    ``progress(bars_done, bars)`` is called every ``POLL_S`` seconds while it runs (long series)."""
     spec = get_strategy(strategy)
     settings = _engine_settings(
         bars,
@@ -1021,12 +1134,17 @@ def run(
     row = pl.DataFrame([_engine_column(k, [v]) for k, v in engine.items()]) if engine else pl.DataFrame()
     stop_v, stop_k, stop_u = _stops(b, settings, row if engine else pl.DataFrame({"_": [0]}))
     n = b.ohlc.close.shape[0]
-    eq = np.empty(n)
+    eq = np.full(n, np.nan) if progress else np.empty(n)  # filled bar by bar: NaN = not reached yet
     tr = np.empty((n + 2, len(K.TRADE_FIELDS)))
-    out = K.sweep_kernel(
+    kernel_args = (
         *_ohlc_args(b), matrix, *arrays, stop_v, stop_k, stop_u, _vol(b, settings.size),
         *_kernel_args(settings), eq, tr, np.empty(0, np.int64), 0, b.ann.periods_per_year,
-    )[0]  # fmt: skip
+        np.empty(0, np.uint8),
+    )  # fmt: skip
+    report = functools.partial(_report_bars, progress, eq) if progress is not None else None
+    out = _call_kernel(kernel_args, 1, report)[0]
+    if progress is not None:
+        progress(n, n)
     tr = tr[: int(out[METRICS.index("trades")])]
     ts = pl.Series("ts", b.ts).cast(pl.Datetime("us"))
     equity = pl.DataFrame({"ts": ts, "equity": eq}).with_columns(
@@ -1065,6 +1183,12 @@ def run(
         annualization=b.ann,
         settings=settings.to_dict(),
     )
+
+
+def _report_bars(progress: Progress, eq: np.ndarray) -> None:
+    """Bars done so far of a running single backtest: the kernel writes the equity bar by bar into the
+    NaN-filled ``eq`` (equity is never NaN), so the first NaN is where it is."""
+    progress(int(np.searchsorted(np.isnan(eq), True)), eq.shape[0])
 
 
 def _fill_times(
