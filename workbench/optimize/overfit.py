@@ -24,8 +24,8 @@ Conventions:
   bars are deflated with √12, never √252) and reports its Sharpe ratios annualised again, like the
   engine.
 * ``kurtosis`` is the plain (non-excess) kurtosis: 3 for normal returns. :func:`overfitting` estimates
-  skew and kurtosis with ``scipy.stats.skew`` / ``kurtosis(fisher=False)`` (the biased moment
-  estimators) from the chosen trial's period returns when it is given them (:func:`daily_returns` of
+  skew and kurtosis with the biased moment estimators (``scipy.stats.skew`` / ``kurtosis(fisher=False)``;
+  the normal distribution's functions are the standard library's ``statistics.NormalDist``) from the chosen trial's period returns when it is given them (:func:`daily_returns` of
   ``workbench.backtest.run(...).equity``); without them it assumes normal returns (skew 0, kurtosis 3)
   and says so (``normal_assumed``). The block moments (count, sum, sum of squares) give the number of
   observations, the mean and the variance, but not the third and fourth moments.
@@ -45,6 +45,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -73,12 +74,18 @@ _MAX_ELEMENTS = 1 << 16  # trials × splits per CSCV chunk (working arrays of 51
 _VAR_RTOL = 1e-12  # variance below this fraction of the mean square = zero variance (rounding)
 
 
-def _stats() -> Any:
-    """``scipy.stats``, imported when a check runs: not at import (~1-2 s of CPU), which every Ray
-    trial worker of :mod:`workbench.optimize.tune` would pay for nothing."""
-    from scipy import stats
+_NORMAL = NormalDist()  # the standard normal's cdf / inverse cdf (no scipy: 0.5-2 s of imports)
 
-    return stats
+
+def _skew_kurtosis(r: np.ndarray) -> tuple[float, float]:
+    """The biased moment estimators ``m3 / m2^1.5`` and ``m4 / m2^2`` (``scipy.stats.skew`` and
+    ``kurtosis(fisher=False)``, same arithmetic); NaN when the returns do not vary."""
+    d = r - r.mean()
+    d2 = d * d
+    m2 = float(d2.mean())
+    if not m2 > (np.finfo(np.float64).resolution * 10 * float(r.mean())) ** 2:  # scipy's "identical"
+        return math.nan, math.nan
+    return float((d2 * d).mean()) / m2**1.5, float((d2 * d2).mean()) / (m2 * m2)
 
 
 def expected_max_sharpe(n_trials: int, variance: float) -> float:
@@ -88,8 +95,7 @@ def expected_max_sharpe(n_trials: int, variance: float) -> float:
         raise ConfigError(f"the expected maximum Sharpe needs at least 2 trials, got {n_trials}")
     if not variance >= 0:
         raise ConfigError(f"the variance of the trials' Sharpe ratios must be >= 0, got {variance!r}")
-    norm = _stats().norm
-    z = (1.0 - EULER_GAMMA) * norm.ppf(1.0 - 1.0 / n_trials) + EULER_GAMMA * norm.ppf(
+    z = (1.0 - EULER_GAMMA) * _NORMAL.inv_cdf(1.0 - 1.0 / n_trials) + EULER_GAMMA * _NORMAL.inv_cdf(
         1.0 - 1.0 / (n_trials * math.e)
     )
     return math.sqrt(variance) * float(z)
@@ -118,7 +124,7 @@ def deflated_sharpe(
     denom = 1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe**2
     if not (kurtosis >= 1.0 + skew * skew and denom > 0):  # every distribution has kurtosis >= 1 + skew²
         raise ConfigError(f"skew={skew!r}, kurtosis={kurtosis!r}: not moments of a distribution")
-    return float(_stats().norm.cdf((sharpe - sr0) * math.sqrt(n_obs - 1) / math.sqrt(denom)))
+    return float(_NORMAL.cdf((sharpe - sr0) * math.sqrt(n_obs - 1) / math.sqrt(denom)))
 
 
 @dataclass(frozen=True)
@@ -334,8 +340,7 @@ def overfitting(
                 f"overfitting: {r.size} returns given but the chosen trial's block moments count {n_obs}"
             )
         n_obs = r.size
-        stats = _stats()
-        skew, kurt = float(stats.skew(r)), float(stats.kurtosis(r, fisher=False))
+        skew, kurt = _skew_kurtosis(r)
         if not (math.isfinite(skew) and math.isfinite(kurt)):
             raise ConfigError("overfitting: the returns have no skew/kurtosis (fewer than 2 distinct values)")
         normal = False
