@@ -6,10 +6,12 @@
 * ``kill:before-commit`` SIGKILLs the process when a store transaction is about to commit (after every
   insert of the file, before COMMIT), by wrapping the DuckDB connections the store opens.
 * ``kill:after-trials:N`` SIGKILLs the ``workbench optimize`` driver once N Tune trial results have
-  arrived in this process and Tune's experiment state on disk records N finished trials (or all of the
-  experiment's, if fewer arrived): the interrupted run a resume must pick up. It wraps the driver's
-  progress listener (``workbench.optimize.tune._Listener``), and a watcher thread reads the newest
-  ``experiment_state-*.json`` of the experiment directory.
+  arrived in this process and Tune's experiment state on disk records N finished trials: the
+  interrupted run a resume must pick up. It wraps the driver's progress listener
+  (``workbench.optimize.tune._Listener``) and has Tune write its experiment state at every step
+  (``TUNE_GLOBAL_CHECKPOINT_S=0``); when the next result arrives (in Tune's loop, before it is
+  handled) the state on disk is read and the driver killed, so no further trial finishes in between,
+  however fast the trials are. A watcher thread does the same when no further result comes.
 
 The product's code has no hook for either: this script patches the library in its own process, then
 runs ``python -m workbench`` with the remaining arguments.
@@ -75,20 +77,27 @@ def _kill_after_trials(n: int) -> None:
         seen["restored"] = sum(t.status == "TERMINATED" for t in trials)
         listener_restored(self, trials)
 
+    def recorded() -> bool:  # the state on disk records N finished trials (or all that arrived, if fewer)
+        path = seen["path"]
+        return path is not None and finished_on_disk(path) >= seen["restored"] + min(seen["here"], n)
+
     def result(self: Any, result: Any) -> None:
+        if seen["results"] >= n and recorded():  # a result after the Nth: stop before it is handled
+            os.kill(os.getpid(), signal.SIGKILL)
         listener_result(self, result)
         seen["results"] += 1
         seen["here"] += 1
         if seen["results"] >= n:
             armed.set()
 
-    def watch() -> None:
+    def watch() -> None:  # no further result (the last trials): poll the state on disk
         armed.wait()
-        while True:  # die once the state on disk records them (Tune snapshots it periodically)
-            path = seen["path"]
-            if path is not None and finished_on_disk(path) >= seen["restored"] + min(seen["here"], n):
+        while True:
+            if recorded():
                 os.kill(os.getpid(), signal.SIGKILL)
             time.sleep(0.05)
+
+    os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "0"  # the experiment state written at every step of Tune's loop
 
     listener_start, listener_restored, listener_result = listener.start, listener.restored, listener.result
     listener.start, listener.restored, listener.result = start, restored, result  # type: ignore[method-assign]

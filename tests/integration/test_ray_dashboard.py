@@ -65,8 +65,9 @@ def test_dashboard_answers_with_the_token_while_a_sweep_runs(head, tmp_path):
     import ray
 
     c = head.using(tmp_path / "lake")
-    # 1 605 pairs on 800k bars with 1 CPU: ~10 s of kernel work plus Tune's, a wide window to ask in
-    rc.store_series(c.home, "SYN:1h", 800_000)
+    # 1 605 pairs on 500k bars with 1 CPU: ~6 s of kernel work on a quiet machine plus Tune's, a window
+    # several times what the eight requests below take
+    rc.store_series(c.home, "SYN:1h", 500_000)
     cmd = rc.optimize_cmd(c.address, "SYN:1h", "--param", "fast=5:50", "--param", "slow=10:200:5",
                           "--objective", "sharpe:max", "--algo", "grid")  # fmt: skip
     proc = subprocess.Popen(cmd, env=c.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -61,7 +61,8 @@ def _trace(path: Path) -> list[dict]:
 
 def _kill_then_resume(c, tmp_path: Path, args: list[str], after: int) -> tuple[dict, set[str], list, list]:
     trace = tmp_path / "trace.jsonl"
-    # the experiment state is snapshotted every 0.5 s (instead of 2 s) so the run is killed quickly
+    # the resumed run snapshots its state every 0.5 s (instead of 2 s); faults.py has the killed run write it
+    # at every step of Tune's loop, so the kill lands right after the Nth trial however fast trials are
     env = {**c.env, "WORKBENCH_TUNE_TRACE": str(trace), "TUNE_GLOBAL_CHECKPOINT_S": "0.5"}
     cmd = rc.optimize_cmd(c.address, "SYN:1h", *args)
     assert cmd[1:4] == ["-m", "workbench", "optimize"]
