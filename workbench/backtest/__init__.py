@@ -23,6 +23,7 @@ from workbench.backtest.engine import (
     run,
     signals,
     sweep,
+    warm_up,
 )
 from workbench.backtest.settings import CONTRACTS, Contract, EngineSettings, contract_for
 from workbench.backtest.spec import STRATEGIES, Param, Rules, StrategySpec, get_strategy, strategy
@@ -52,4 +53,5 @@ __all__ = [
     "signals",
     "strategy",
     "sweep",
+    "warm_up",
 ]

@@ -103,9 +103,11 @@ alike, see tests/unit/backtest):
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import math
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -150,6 +152,7 @@ __all__ = [
     "bars_from_pandas",
     "annualization",
     "period_returns",
+    "warm_up",
 ]
 
 METRICS = K.METRICS
@@ -800,6 +803,69 @@ def _call_kernel(
     if "error" in box:
         raise box["error"]
     return box["out"]
+
+
+def warm_up(*, background: bool = True) -> threading.Thread | None:
+    """Load the compiled kernels (the sweep kernel, the SMA) from Numba's cache now - or compile them
+    when there is no cache yet - so that the first real sweep does not wait for it. The first Numba
+    function of a process costs ~0.5 s (Numba's type registries, scipy.linalg for its BLAS check) and
+    each cached kernel tens of ms; in a background thread (the default) that overlaps the caller's
+    other start-up work (imports, reading the store): ``workbench backtest`` starts it before it opens
+    the workspace. Nothing is executed in parallel: the kernel is only loaded, for the argument types
+    a real sweep passes (a 4-bar, 1-combination sweep's, built by the same code). Errors are left for
+    the real call to raise. Returns the background thread (one per process: None once it has finished,
+    and None with ``background=False``); a fork or the interpreter's exit waits for it."""
+
+    def load() -> None:
+        try:
+            ts = pl.datetime_range(pl.datetime(2000, 1, 3), pl.datetime(2000, 1, 3, 3), "1h", eager=True)
+            price = pl.Series([1.0, 1.1, 1.2, 1.1])
+            bars = pl.DataFrame({"ts": ts, "open": price, "high": price, "low": price, "close": price})
+            spec = get_strategy("sma_cross")
+            b = _prepare(bars)
+            settings = _engine_settings(bars, 0.0, 0.0)
+            frame = _grid_frame(spec, {"fast": [2], "slow": [3]})
+            keys, rules = _compile(spec, frame.select([p.name for p in spec.params]))
+            cache = _RowCache(b.ohlc, keys, len(keys))
+            stop_v, stop_k, stop_u = _stops(b, settings, frame)
+            args = (
+                *_ohlc_args(b), cache.matrix, *rules.chunk(0, 1, cache.slots_for(rules.rows())), stop_v,
+                stop_k, stop_u, _vol(b, settings.size), *_kernel_args(settings), np.empty(0),
+                np.empty((0, len(K.TRADE_FIELDS))), _day_blocks(b, 0), 0, b.ann.periods_per_year,
+                np.empty(0, np.uint8),
+            )  # fmt: skip
+            import numba
+
+            K.sweep_kernel.compile(tuple(numba.typeof(a) for a in args))
+        except Exception:  # noqa: BLE001 - a warm-up: the real call reports any problem
+            pass
+
+    global _WARM
+    if not background:
+        load()
+        return None
+    with _WARM_LOCK:
+        if _WARM is not None:  # one warm-up per process: the kernels stay loaded
+            return _WARM if _WARM.is_alive() else None
+        _WARM = threading.Thread(target=load, name="workbench-warm-up", daemon=True)
+        _WARM.start()
+    return _WARM
+
+
+_WARM: threading.Thread | None = None
+_WARM_LOCK = threading.Lock()
+
+
+def _join_warm_up() -> None:
+    """Wait for a running warm-up: before a fork (a child must not inherit Numba's or LLVM's locks held
+    by a thread that does not exist there) and at exit (no compiler thread at interpreter shutdown)."""
+    thread = _WARM
+    if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+        thread.join(30)
+
+
+os.register_at_fork(before=_join_warm_up)
+atexit.register(_join_warm_up)
 
 
 # -- sweep -----------------------------------------------------------------------------------------------

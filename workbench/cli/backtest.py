@@ -102,7 +102,9 @@ def _backtest_args(p: argparse.ArgumentParser) -> None:
     _backtest_args,
 )
 def backtest(args: argparse.Namespace) -> Result:
-    from workbench.backtest import parse_grid
+    from workbench.backtest import parse_grid, warm_up
+
+    warm_up()  # the compiled kernels load in the background while the workspace and bars are read
     from workbench.optimize import run_sweep
 
     out = run_sweep(

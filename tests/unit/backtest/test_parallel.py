@@ -135,3 +135,18 @@ def test_compiled_rules_are_reused_for_the_same_grid(bars):
     other = E._compile(spec, params.head(5))
     assert other[1] is not rules and other[1].ci.shape[0] == 5
     assert sweep(bars["EURUSD"], "sma_cross", SMA).equals(sweep(bars["EURUSD"], "sma_cross", SMA))
+
+
+def test_warm_up_loads_the_kernel_a_real_sweep_and_run_use(bars):
+    from workbench.backtest import _kernel as K
+    from workbench.backtest import warm_up
+
+    assert warm_up(background=False) is None
+    loaded = set(K.sweep_kernel.signatures)
+    sweep(bars["EURUSD"], "sma_cross", SMA, direction="both", commission=0.001)
+    run(bars["GOOG"], "sma_cross", {"fast": 10, "slow": 30})
+    assert set(K.sweep_kernel.signatures) == loaded  # no other specialisation was compiled or loaded
+    thread = warm_up()  # one background warm-up per process; later calls return it or None
+    if thread is not None:
+        thread.join(60)
+    assert warm_up() is None
