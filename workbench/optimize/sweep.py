@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,7 @@ def run_sweep(
     cash: float = 10_000,
     rank_by: str = "total_return_pct",
     chunk_size: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SweepOutcome:
     """Sweep ``grid`` over the bars ``data`` (``SYMBOL:TF``) and store it in one transaction.
 
@@ -96,6 +97,10 @@ def run_sweep(
     line (:mod:`workbench.backtest.settings`); the contract defaults to ``data``'s symbol's. They are
     checked before anything runs, echoed in the outcome's ``settings`` and stored in the optimisation's
     ``meta`` (top level, as before) and in the best backtest's ``meta.settings``.
+
+    ``progress(done, total)`` is called with the combinations evaluated so far while the sweep runs
+    (every 0.1 s and after each chunk: :func:`workbench.backtest.iter_sweep`); the best combination's
+    run, the checks and the store follow (a small share of the time).
     """
     if rank_by not in DIRECTIONS:
         raise ConfigError(f"--rank-by {rank_by!r} is unknown (known: {', '.join(DIRECTIONS)})")
@@ -120,7 +125,7 @@ def run_sweep(
     chosen.check_grid(grid)
     engine = chosen.to_dict()
     blocks = cscv_blocks(bars)
-    chunks = iter_sweep(bars, spec, grid, chunk_size=chunk_size, blocks=blocks, **engine)
+    chunks = iter_sweep(bars, spec, grid, chunk_size=chunk_size, blocks=blocks, progress=progress, **engine)
     first = next(chunks)  # raises before anything is written when the grid or settings are bad
     ann = annualization(bars).to_dict()
     params = [c for c in first.columns if c not in METRICS and c != "block_moments"]
