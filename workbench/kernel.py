@@ -11,6 +11,10 @@ whatever environment JupyterLab itself runs in.
 
 ``kernels/trading-workbench/`` in the repository is the same spec as committed files (with a bare
 ``python`` in argv) for ``jupyter kernelspec install``; a test keeps the two identical.
+
+The spec's environment is :data:`workbench.ui.notebook.OFFLINE_ENV`: Panel and Bokeh inline their
+JavaScript from the installed packages, so charts draw in notebooks with no internet (a hub on a cluster
+without egress) even before the workbench is imported.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.ui.notebook import OFFLINE_ENV
 
 __all__ = ["KERNEL_NAME", "DISPLAY_NAME", "kernel_spec", "logo_png", "write_spec", "install_kernel"]
 
@@ -43,7 +48,7 @@ def kernel_spec(python: str | None = None) -> dict[str, Any]:
         "display_name": DISPLAY_NAME,
         "language": "python",
         "interrupt_mode": "signal",
-        "env": {},
+        "env": dict(OFFLINE_ENV),
         "metadata": {"debugger": True},
     }
 

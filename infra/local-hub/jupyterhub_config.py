@@ -20,6 +20,8 @@ PORT = int(os.environ["WORKBENCH_LOCAL_HUB_PORT"])
 HUB_PORT = int(os.environ["WORKBENCH_LOCAL_HUB_HUB_PORT"])
 PROXY_API_PORT = int(os.environ["WORKBENCH_LOCAL_HUB_PROXY_API_PORT"])
 JUPYTER_DATA = os.environ["WORKBENCH_LOCAL_HUB_JUPYTER_PATH"]  # <prefix>/share/jupyter with the kernel
+# the user pods' /etc/jupyter files from the Helm values (singleuser.extraFiles): no news, no update check
+JUPYTER_CONFIG = os.environ["WORKBENCH_LOCAL_HUB_JUPYTER_CONFIG"]
 
 # -- network: everything on loopback -------------------------------------------------------------
 c.JupyterHub.bind_url = f"http://127.0.0.1:{PORT}"
@@ -77,6 +79,7 @@ c.Spawner.env_keep.extend(  # added to JupyterHub's default list (PATH, VIRTUAL_
 )
 c.Spawner.environment = {
     "JUPYTER_PATH": JUPYTER_DATA,
+    "JUPYTER_CONFIG_PATH": JUPYTER_CONFIG,
     "WORKBENCH_HOME": lambda spawner: str(STATE / "home" / spawner.user.name / "workbench"),
     "WORKBENCH_HUB_LOCAL": "1",
 }

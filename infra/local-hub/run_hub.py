@@ -16,6 +16,10 @@ users an admin adds log in with the team password.
 
 configurable-http-proxy is looked up as --proxy, then $WORKBENCH_CHP, then on PATH, then in
 .venv/chp (where `npm install --prefix .venv/chp configurable-http-proxy@5.3.0` puts it).
+
+The user servers read the Jupyter configuration the K3s pods get (singleuser.extraFiles under
+/etc/jupyter in infra/helm/jupyterhub/values.yaml: no news or update check, no announcements prompt),
+written into <state-dir>/jupyter-config and put first on their JUPYTER_CONFIG_PATH.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CONFIG = HERE / "jupyterhub_config.py"
+VALUES = REPO / "infra" / "helm" / "jupyterhub" / "values.yaml"
+JUPYTER_ETC = "/etc/jupyter/"  # where the K3s pods mount the Jupyter configuration (a config path)
 CHP_NPM = "configurable-http-proxy@5.3.0"
 LOCAL_CHP = REPO / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -78,14 +85,37 @@ def load_secrets(state: Path) -> dict[str, str]:
     return values
 
 
+def jupyter_config_files(values: Path = VALUES) -> dict[str, Any]:
+    """The user pods' Jupyter configuration files from the Helm values: ``{path under /etc/jupyter: data}``."""
+    import yaml
+
+    extra = yaml.safe_load(values.read_text())["singleuser"].get("extraFiles") or {}
+    return {
+        f["mountPath"].removeprefix(JUPYTER_ETC): f["data"]
+        for f in extra.values()
+        if f["mountPath"].startswith(JUPYTER_ETC) and f["mountPath"].endswith(".json") and "data" in f
+    }
+
+
+def write_jupyter_config(folder: Path, values: Path = VALUES) -> Path:
+    """Write :func:`jupyter_config_files` into ``folder`` (a directory for JUPYTER_CONFIG_PATH); returns it."""
+    for rel, data in jupyter_config_files(values).items():
+        target = folder / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(data, indent=1) + "\n")
+    return folder
+
+
 def prepare(state: Path, port: int, proxy: Path) -> dict[str, str]:
-    """Create the state folder, install the kernel into it; returns the hub's environment."""
+    """Create the state folder, install the kernel and the user servers' Jupyter configuration into it;
+    returns the hub's environment."""
     from workbench.kernel import install_kernel
 
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o700)
     (state / "home").mkdir(exist_ok=True)
     kernel_dir = install_kernel(prefix=state / "jupyter")
+    config_dir = write_jupyter_config(state / "jupyter-config")
     env = dict(os.environ)
     env.update(load_secrets(state))
     env.update(
@@ -96,6 +126,7 @@ def prepare(state: Path, port: int, proxy: Path) -> dict[str, str]:
             "WORKBENCH_LOCAL_HUB_PROXY_API_PORT": str(free_port()),
             "WORKBENCH_LOCAL_HUB_PROXY": str(proxy),
             "WORKBENCH_LOCAL_HUB_JUPYTER_PATH": str(kernel_dir.parents[1]),
+            "WORKBENCH_LOCAL_HUB_JUPYTER_CONFIG": str(config_dir),
         }
     )
     return env

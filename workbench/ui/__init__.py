@@ -8,12 +8,18 @@
 
 Widgets need the ``notebook`` extra (ipywidgets, hvplot); they are imported on first use so that
 ``import workbench.ui`` works without it.
+
+Importing this package in a Jupyter kernel makes every chart and widget load its JavaScript from the
+installed packages instead of a CDN, so notebooks work with the network cut off
+(:mod:`workbench.ui.notebook`).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from workbench.ui import notebook
 
 __all__ = [
     "IngestWidget",
@@ -22,6 +28,8 @@ __all__ = [
     "OptimizationDashboard",
     "BacktestWidget",
     "OptimizeWidget",
+    "equity_chart",
+    "notebook",
 ]
 
 # public name -> module that defines it
@@ -32,7 +40,11 @@ _WIDGETS: dict[str, str] = {
     "OptimizationDashboard": "workbench.ui.dashboards",
     "BacktestWidget": "workbench.ui.backtest",
     "OptimizeWidget": "workbench.ui.optimize",
+    "equity_chart": "workbench.ui.ingest",
 }
+
+if notebook.in_kernel():
+    notebook.use_local_resources()  # before any chart or hv.extension call in this kernel
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ it without clicking:
 >>> w = BacktestWidget(ws)                         # strategy, data, one range row per parameter
 >>> w.inputs.set_range("fast", 5, 30, 5)           # what typing start/stop/step does
 >>> outcome = w.run()                              # what the "Run sweep" button does -> SweepOutcome
+>>> print(w.summary())                             # one line: combinations, time, best, where stored
 >>> w.results                                      # every stored combination (polars)
 >>> w.select({"fast": 10, "slow": 60})             # equity/drawdown of one combination
 >>> w.heatmap, w.equity_chart                      # the HoloViews objects shown
@@ -72,12 +73,13 @@ def error_html(err: Exception) -> str:
 
 
 def load_charts() -> None:
-    """Register hvplot on polars frames, which also loads HoloViews' Bokeh extension (BokehJS) into a
-    live notebook, so the charts shown in the widgets' ``Output`` areas render."""
-    try:
-        import hvplot.polars  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError("hvplot", "notebook") from None
+    """HoloViews' Bokeh extension in a live notebook, its JavaScript from the installed packages
+    (:func:`workbench.ui.notebook.load`, once per kernel), and hvplot's ``.hvplot`` on polars frames,
+    so the charts shown in the widgets' ``Output`` areas render with or without the internet."""
+    from workbench.ui import notebook
+
+    notebook.load()
+    notebook.register_hvplot()
 
 
 def _nice(raw: float) -> float:
@@ -357,6 +359,22 @@ class BacktestWidget:
             return outcome
         self._progress(100, "success", "done")
         return outcome
+
+    def summary(self) -> str:
+        """One line about the shown sweep: combinations, time, the best combination by the ranking
+        metric and where it was stored (what a notebook prints above the widget)."""
+        if self.outcome is None or self.results is None:
+            return "no sweep yet: set the ranges and click Run sweep (or call .run())"
+        o, metric = self.outcome, self.metric.value
+        best = ranked(self.results, metric).row(0, named=True) if self.results.height else None
+        shown = f"best {_label(best, self.parameters, metric).split(' ', 1)[1]}" if best else "no result"
+        stored = f"stored as optimisation #{o.optimization_id}" + (
+            f", best as backtest #{o.backtest_ids[0]}" if o.backtest_ids else ""
+        )
+        return (
+            f"{self._run.get('strategy')} on {self._run.get('data')}: {o.combos:,} combinations in "
+            f"{o.seconds:.2f} s; {shown}; {stored}"
+        )
 
     def top_rows(self) -> pl.DataFrame:
         """The table's rows: the best ``top`` combinations by the chosen metric."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ChatWidget"]
 
 _ALL = "all backtests"
+_ALL_ID = 0  # backtest ids start at 1; a None value would leave the dropdown showing nothing
 
 
 def _facts_html(answer: Answer) -> str:
@@ -49,7 +50,9 @@ class ChatWidget(widgets.VBox):
         self.sources: dict[str, Any] = {}
         ids = [int(i) for i in ws.backtests()["id"]]
         self.question = widgets.Text(placeholder="Which weekdays lose money?", layout={"width": "60%"})
-        self.backtest = widgets.Dropdown(options=[(_ALL, None)] + [(f"#{i}", i) for i in ids], value=None)
+        self.backtest = widgets.Dropdown(
+            options=[(_ALL, _ALL_ID)] + [(f"#{i}", i) for i in ids], value=_ALL_ID
+        )
         self.button = widgets.Button(description="Ask", button_style="primary")
         self.answer_html = widgets.HTML()
         self.facts_html = widgets.HTML()
@@ -72,7 +75,8 @@ class ChatWidget(widgets.VBox):
         from workbench.rag import ask
 
         try:
-            answer = ask(self.ws, question, self.backtest.value, k=self.k, use_llm=self.use_llm)
+            backtest = self.backtest.value if self.backtest.value != _ALL_ID else None
+            answer = ask(self.ws, question, backtest, k=self.k, use_llm=self.use_llm)
         except WorkbenchError as e:
             self.answer_html.value = f"<p style='color:#cf222e'>error: {html.escape(str(e))}</p>"
             return None

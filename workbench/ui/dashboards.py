@@ -28,6 +28,7 @@ from workbench.errors import MissingDependencyError, StoreError, WorkbenchError
 from workbench.reports import EmptyWorkspaceError, Holding, charts, report_workspace
 from workbench.reports import optimization as opt
 from workbench.reports.static import STYLE, frame_table, mapping_table, note
+from workbench.ui.formatting import metric_labels, table_frame, tabulator_formatters, tabulator_titles
 
 try:
     import panel as pn
@@ -128,8 +129,11 @@ class OverviewDashboard:
         self.symbols = pn.widgets.MultiChoice(name="Symbols", options=symbols)
         self.min_trades = pn.widgets.IntSlider(name="Min trades", start=0, end=max(most, 1), value=0)
         self.picker = pn.widgets.Select(name="Backtest", options={}, sizing_mode="stretch_width")
+        columns = self.catalog.select([c for c in TABLE_COLUMNS if c in self.catalog.columns])
         self.table = pn.widgets.Tabulator(
             self._table_frame(self.catalog),
+            formatters=tabulator_formatters(columns),  # numbers as the report writes them
+            titles=tabulator_titles(columns.columns, {"id": "#"}),
             selectable=1,
             disabled=True,
             show_index=False,
@@ -199,7 +203,7 @@ class OverviewDashboard:
     # -- internals ----------------------------------------------------------------------------------
     @staticmethod
     def _table_frame(frame: pl.DataFrame) -> Any:
-        return frame.select([c for c in TABLE_COLUMNS if c in frame.columns]).to_pandas()
+        return table_frame(frame.select([c for c in TABLE_COLUMNS if c in frame.columns]))
 
     def _apply_filters(self) -> None:
         frame = self.filtered()
@@ -242,7 +246,8 @@ class OverviewDashboard:
             bt = self.ws.backtest(bid)
             label = backtest_label(bt.info)
             self.title.object = f"### {html.escape(label)}"
-            self.metrics.object = _styled(mapping_table(self.ws.metrics(bid).to_dict(), per_row=4))
+            metrics = self.ws.metrics(bid).to_dict()
+            self.metrics.object = _styled(mapping_table(metrics, per_row=4, labels=metric_labels(metrics)))
             self.chart.object = charts.equity_drawdown(self.ws.equity(bid), title=label)
             self.monthly.object = charts.monthly_heatmap(
                 monthly_returns(bt.trades, bt.initial_balance, bt.cash_flows)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from workbench.errors import MissingDependencyError, WorkbenchError
+from workbench.ui.formatting import metric_label
 
 try:
     import ipywidgets as widgets
@@ -50,12 +51,16 @@ _MISSING = "—"
 
 
 def _plotting() -> Any:
-    """HoloViews with hvplot's ``DataFrame.hvplot`` accessor registered on polars frames."""
+    """HoloViews with hvplot's ``DataFrame.hvplot`` accessor registered on polars frames (and, in a
+    notebook, the Bokeh extension loaded from the installed packages: :func:`workbench.ui.notebook.load`)."""
+    from workbench.ui import notebook
+
     try:
         import holoviews as hv
-        import hvplot.polars  # noqa: F401 - registers the .hvplot accessor
     except ImportError:
         raise MissingDependencyError("hvplot", "notebook") from None
+    notebook.load()
+    notebook.register_hvplot()
     return hv
 
 
@@ -138,7 +143,7 @@ def format_metric(key: str, value: Any) -> str:
 def metrics_html(metrics: Mapping[str, Any], *, per_row: int = 3) -> str:
     """Metric name/value pairs, ``per_row`` pairs a row; each value cell carries ``data-key``."""
     pairs = [
-        f"<th>{html.escape(k.replace('_pct', ' %').replace('_', ' ').capitalize())}</th>"
+        f"<th>{html.escape(metric_label(k))}</th>"
         f'<td data-key="{html.escape(k)}">{html.escape(format_metric(k, v))}</td>'
         for k, v in metrics.items()
     ]
