@@ -2,7 +2,9 @@
 
 Each notebook runs on this environment's ``python3`` kernel (jupyter_client starts it with the
 interpreter running pytest), in its own folder, with ``WORKBENCH_HOME`` set to a fresh temporary
-workspace and a time limit per cell. Its last cell must print ``<notebook name> ok``.
+workspace and a time limit per cell. The notebooks end in something a user wants to read; the facts
+this test checks (``CHECKS``) run in the same kernel as one more cell appended to the executed copy,
+which prints ``<notebook name> ok`` when they hold.
 
 No notebook ingests anything on the user's behalf: the ones that read a filled workspace (the RAG chat,
 the dashboards, the reports) get a copy of a workspace this test filled first with the repository's
@@ -28,6 +30,71 @@ SAMPLES = ROOT / "data" / "samples"
 # notebooks that read what the user ingested before (they show an empty state on an empty workspace)
 READS_WORKSPACE = ("02_rag_chat.ipynb", "dashboards/", "reports/")
 
+# What each notebook must have computed, checked in its own kernel after its last cell.
+CHECKS: dict[str, str] = {
+    "00_quickstart.ipynb": """
+assert report.rejected == 0 and report.ingested + report.duplicates == 5, report.to_dict()
+assert backtests.height >= 2 and bid == int(backtests["id"][0])
+assert ws.equity(bid).height > 0 and ws.metrics(bid).to_dict()["total_trades"] > 0
+""",
+    "01_ingest.ipynb": """
+assert report.rejected == 0 and report.ingested + report.duplicates == 5, report.to_dict()
+assert widget.backtest_picker.value == first and widget.chart is not None
+assert 'data-status="rejected"' not in widget.status_table.value
+""",
+    "02_rag_chat.ipynb": """
+assert a.facts and dd.facts and mondays.facts
+assert again.embedded == 0
+assert "Losing weekdays" in a.answer and a.sources
+""",
+    "03_backtest.ipynb": """
+import json
+
+# the widget stored exactly the rows `sweep` computes, and its table and chart show the stored best
+stored = ws.optimization_results(outcome.optimization_id)
+rows = pl.DataFrame([{**json.loads(p), **json.loads(m)} for p, m in zip(stored["parameters"], stored["metrics"])])
+joined = frame.join(rows, on=["fast", "slow"], suffix="_stored")
+assert joined.height == frame.height == w.results.height == outcome.combos
+assert (joined["final_equity"] - joined["final_equity_stored"]).abs().max() < 1e-9
+assert w.results.sort("trial")["final_equity"].to_list() == rows["final_equity"].to_list()
+assert w.selected == outcome.best_params == {"fast": best["fast"], "slow": best["slow"]}
+assert abs(w.backtest.equity["equity"][-1] - outcome.best_metrics["final_equity"]) < 1e-9
+# the summary line printed above the widget, not the outcome's repr
+assert f"{outcome.combos:,} combinations" in w.summary() and "SweepOutcome(" not in w.summary()
+# backtesting.py with its own order size: trade for trade
+assert ours["trades"] == stats["# Trades"] and abs(ours["final_equity"] - stats["Equity Final [$]"]) < 1e-6
+""",
+    "04_optimize.ipynb": """
+import json
+
+# the widget shows the stored rows; the highlighted front is the stored rank-1 set (= outcome.pareto);
+# the walk-forward folds are time-ordered
+stored = ws.optimization_results(outcome.optimization_id)
+assert w.results.height == stored.height == outcome.trials == 8
+for mine, row in zip(w.results.iter_rows(named=True), stored.iter_rows(named=True)):
+    assert mine["trial"] == row["trial"] and mine["rank"] == row["rank"]
+    assert {"fast": mine["fast"], "slow": mine["slow"]} == json.loads(row["parameters"])
+    assert {m: mine[m] for m in ("sharpe", "max_drawdown_pct")} == json.loads(row["objectives"])
+shown = set(w.pareto_frame.filter("pareto_front")["trial"])
+assert shown == {p["trial"] for p in outcome.pareto} == set(stored.filter(rank=1)["trial"])
+assert [f["fold"] for f in wf.folds] == [1, 2] and wf.folds[0]["test"]["end"] < wf.folds[1]["test"]["start"]
+assert ws.optimization_results(wf.optimization_id).group_by("fold").len().sort("fold").rows() == [(1, 4), (2, 4)]
+import ray
+
+assert not ray.is_initialized()  # the notebook's last cell stopped the Ray the widget started
+""",
+    "dashboards/overview.ipynb": """
+assert dashboard.error is None and ids
+dashboard.select(ids[-1])  # what picking a backtest does; then back to the first
+assert dashboard.selected == ids[-1]
+dashboard.select(ids[0])
+assert dashboard.selected == ids[0]
+""",
+    "dashboards/optimization.ipynb": """
+assert dashboard.error is None and ids and dashboard.selected == ids[0]
+""",
+}
+
 
 def _id(path: Path) -> str:
     return path.relative_to(NOTEBOOK_DIR).as_posix()
@@ -35,6 +102,11 @@ def _id(path: Path) -> str:
 
 def _code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _checks(path: Path) -> nbformat.NotebookNode:
+    """The cell appended to the executed copy: the notebook's CHECKS, then ``<name> ok``."""
+    return nbformat.v4.new_code_cell(CHECKS.get(_id(path), "").strip() + f'\nprint("{path.stem} ok")\n')
 
 
 def _stdout(cell: nbformat.NotebookNode) -> str:
@@ -66,6 +138,7 @@ def test_notebook_runs(
         shutil.copytree(request.getfixturevalue("filled"), home)
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(_checks(path))
     client = NotebookClient(
         nb,
         kernel_name=KERNEL,
@@ -88,8 +161,21 @@ def test_notebook_runs(
     cells = _code_cells(nb)
     assert cells, f"{_id(path)} has no code cell"
     assert f"{path.stem} ok" in _stdout(cells[-1]), (
-        f"{_id(path)}: the last cell should print {path.stem + ' ok'!r}, printed {_stdout(cells[-1])!r}"
+        f"{_id(path)}: the checks cell should print {path.stem + ' ok'!r}, printed {_stdout(cells[-1])!r}"
     )
+
+
+def test_every_notebook_with_checks_exists() -> None:
+    assert set(CHECKS) <= {_id(p) for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
+def test_notebook_ends_in_content_not_checks(path: Path) -> None:
+    """What a user reads: no test marker, and no block of assertions at the end."""
+    cells = _code_cells(nbformat.read(path, as_version=4))
+    assert not any(f"{path.stem} ok" in c.source for c in cells), f"{_id(path)} prints the test marker"
+    last = [line for line in cells[-1].source.splitlines() if line.strip().startswith("assert ")]
+    assert not last, f"{_id(path)}: the last code cell asserts {last}; checks belong in {Path(__file__).name}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_id)
