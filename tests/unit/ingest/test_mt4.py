@@ -399,7 +399,9 @@ def test_a_close_of_more_lots_than_are_open_is_damage_not_a_trade() -> None:
     from conftest import real
 
     data = real("mt4_tester_html/urinethrower_bastet_xagusd_h4.htm").read_bytes()
-    row = b"<td>80</td><td class=msdate>2019.08.08 15:25</td><td>close</td><td>40</td><td class=mspt>0.29</td>"
+    row = (
+        b"<td>80</td><td class=msdate>2019.08.08 15:25</td><td>close</td><td>40</td><td class=mspt>0.29</td>"
+    )
     assert data.count(row) == 1
     damaged = data.replace(row, row.replace(b">0.29<", b">0929<"))
     with pytest.raises(DataError, match=r"order row #80: close of 929 lots of order 40, which has 0.29 open"):
