@@ -77,7 +77,12 @@ c.Spawner.env_keep.extend(  # added to JupyterHub's default list (PATH, VIRTUAL_
         "RAY_ADDRESS",
     ]
 )
+# The repository first on the kernels' path: with the editable install (`make setup`) the package is found
+# by setuptools' finder, after the path, so the workspace folder ~/workbench beside the user's notebooks
+# would be imported as a namespace package `workbench` instead (the image installs it regularly).
+_PYTHONPATH = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
 c.Spawner.environment = {
+    "PYTHONPATH": _PYTHONPATH,
     "JUPYTER_PATH": JUPYTER_DATA,
     "JUPYTER_CONFIG_PATH": JUPYTER_CONFIG,
     "WORKBENCH_HOME": lambda spawner: str(STATE / "home" / spawner.user.name / "workbench"),

@@ -1,8 +1,10 @@
 """A real JupyterHub on 127.0.0.1 (infra/local-hub/run_hub.py) runs the quickstart on the workbench kernel.
 
 The hub process, its configurable-http-proxy and the user's server are real processes; the test drives
-them only through the hub's REST API (with a service token), the login form, and the user server's
-kernel API over a websocket, and stops them by PID at the end.
+them through the hub's REST API (with a service token), the login form, the user server's kernel API
+over a websocket, and headless Chromium (log in, open the quickstart in the user's JupyterLab, Run All
+Cells, with every request off the machine blocked: its charts must draw from the installed packages),
+and stops them by PID at the end.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ import jupyterhub
 import nbformat
 import pytest
 import requests
+from e2e import jupyter_ui as ju
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
+
+from workbench.reports.browser import Chromium, chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebook, pytest.mark.xdist_group("local-hub")]
 
@@ -235,10 +240,13 @@ async def _execute_cells(ws_url: str, token: str, sources: list[str], timeout: f
     return results
 
 
-def test_quickstart_runs_on_the_workbench_kernel_then_everything_stops_by_pid(hub: Hub) -> None:
+def _user_server(hub: Hub) -> dict:
+    """The user's server, started through the hub's REST API unless it runs already; its hub record."""
     assert hub.api("POST", f"/hub/api/users/{USER}").status_code in (201, 409)
-    r = hub.api("POST", f"/hub/api/users/{USER}/server")
-    assert r.status_code in (201, 202), r.text
+    server = hub.api("GET", f"/hub/api/users/{USER}").json()["servers"].get("", {})
+    if not server:
+        r = hub.api("POST", f"/hub/api/users/{USER}/server")
+        assert r.status_code in (201, 202), r.text
     deadline = time.monotonic() + 180
     while True:
         server = hub.api("GET", f"/hub/api/users/{USER}").json()["servers"].get("", {})
@@ -248,6 +256,80 @@ def test_quickstart_runs_on_the_workbench_kernel_then_everything_stops_by_pid(hu
         time.sleep(1)
     hub.pids["server"] = server["state"]["pid"]  # LocalProcessSpawner's state
     assert _alive(hub.pids["server"])
+    return server
+
+
+@pytest.fixture
+def artefacts(tmp_path: Path) -> Path:
+    env = os.environ.get("WORKBENCH_TEST_ARTEFACTS")
+    folder = Path(env) / "local-hub" if env else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed")
+def test_quickstart_in_jupyterlab_through_the_hub_offline(hub: Hub, artefacts: Path) -> None:
+    """Log in on the hub's form, open the quickstart on the Trading Workbench kernel in the user's
+    JupyterLab, Run All Cells: no error, its chart drawn, no announcement asked for, and not one request
+    off the machine (every one is failed by the page's interception)."""
+    _user_server(hub)
+    nb = nbformat.read(QUICKSTART, as_version=4)
+    nb.metadata["kernelspec"] = {
+        "name": "trading-workbench",
+        "display_name": "Trading Workbench",
+        "language": "python",
+    }
+    contents = f"/user/{USER}/api/contents/00_quickstart.ipynb"
+    put = hub.api("PUT", contents, json={"type": "notebook", "format": "json", "content": nb})
+    assert put.status_code in (200, 201), put.text
+
+    with Chromium() as browser:
+        page = ju.guarded_page(browser, width=1400, height=1000)
+        page.goto(f"{hub.url}/hub/login", timeout_s=60)
+        page.click("document.getElementById('username_input')")
+        page.type_text(USER)
+        page.click("document.getElementById('password_input')")
+        page.type_text(SECRETS["WORKBENCH_HUB_USER_PASSWORD"])
+        page.click("document.getElementById('login_submit')")
+        page.wait_for("!location.pathname.endsWith('/hub/login')", timeout_s=60)
+        ju.open_notebook(
+            page, f"{hub.url}/user/{USER}/lab/workspaces/hub-test/tree/00_quickstart.ipynb?reset"
+        )
+        kernel = page.evaluate(f"{ju.ACTIVE}.querySelector('.jp-Toolbar-kernelName').textContent.trim()")
+        page_config = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)")
+        ju.run_all_cells(page)
+        prompts = ju.wait_until_run(page, timeout_s=300)
+        ju.save(page)
+        roots = ju.wait_for_charts_drawn(page)
+        charts = [r for r in roots if r["plots"]]
+        if charts:
+            ju.scroll_to_root(page, roots.index(charts[0]))
+            page.pause(0.5)
+        shot = page.screenshot(artefacts / "00_quickstart-hub.png")
+        asked_news = page.evaluate(
+            "[...document.querySelectorAll('.jp-toast-message, .Toastify__toast')].map(t => t.textContent)"
+        )
+        external, blocked = page.external(), list(page.blocked)
+        requests_seen = len(page.requests)
+        ju.close_tab(browser, page)
+    print(f"screenshot: {shot} ({requests_seen} requests, all on loopback)")
+
+    saved = hub.api("GET", contents).json()["content"]
+    assert kernel == "Trading Workbench", kernel
+    assert not ju.error_outputs(saved)
+    code = [c for c in saved["cells"] if c["cell_type"] == "code"]
+    assert all(c.get("execution_count") for c in code), prompts
+    assert not ju.blank_roots(roots), roots
+    assert sum(r["plots"] for r in charts) >= 2 and all(r["drawn"] == r["plots"] for r in charts), roots
+    assert not external and not blocked, (external, blocked)
+    # the user pods' Jupyter configuration (Helm values, singleuser.extraFiles): no news, no prompt
+    assert page_config["news"] == {"disabled": True}
+    assert "@jupyterlab/apputils-extension:announcements" in page_config["disabledExtensions"]
+    assert not any("news" in t for t in asked_news), asked_news
+
+
+def test_quickstart_runs_on_the_workbench_kernel_then_everything_stops_by_pid(hub: Hub) -> None:
+    _user_server(hub)
 
     base = f"/user/{USER}/api"
     specs = hub.api("GET", f"{base}/kernelspecs").json()["kernelspecs"]
@@ -258,7 +340,7 @@ def test_quickstart_runs_on_the_workbench_kernel_then_everything_stops_by_pid(hu
 
     nb = nbformat.read(QUICKSTART, as_version=4)
     sources = [c.source for c in nb.cells if c.cell_type == "code" and c.source.strip()]
-    probe = "import os, sys\nprint(sys.executable)\nprint(os.environ['WORKBENCH_HOME'])"
+    probe = "import os, sys\nprint(sys.executable)\nprint(os.environ['WORKBENCH_HOME'])\nprint(report.rejected, backtests.height)"
     ws_url = f"{hub.url.replace('http', 'ws', 1)}{base}/kernels/{kernel['id']}/channels"
     results = asyncio.run(_execute_cells(ws_url, hub.token, [*sources, probe], timeout=300))
 
@@ -266,11 +348,8 @@ def test_quickstart_runs_on_the_workbench_kernel_then_everything_stops_by_pid(hu
     assert not failed, failed
     errors = [o for r in results for o in r["outputs"] if o["output_type"] == "error"]
     assert not errors, errors
-    last = "".join(
-        o.get("text", "") for o in results[len(sources) - 1]["outputs"] if o["output_type"] == "stream"
-    )
-    assert "quickstart ok" in last  # the marker the quickstart's last cell prints
-    executable, home = "".join(o.get("text", "") for o in results[-1]["outputs"]).split()
+    executable, home, rejected, stored = "".join(o.get("text", "") for o in results[-1]["outputs"]).split()
+    assert rejected == "0" and int(stored) >= 2  # the quickstart's ingest (CHECKS in tests/notebooks)
     assert executable == sys.executable  # the kernel runs in the workbench environment
     assert Path(home) == hub.state / "home" / USER / "workbench"  # WORKBENCH_HOME from the spawner
     assert (Path(home) / "workbench.duckdb").is_file()  # the quickstart wrote its workspace there
