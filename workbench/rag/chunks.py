@@ -388,6 +388,15 @@ def _extremes(src: Source) -> Iterator[Chunk]:
     yield Chunk(f"pattern:{src.id}:extremes", "pattern", src.id, text, {"pattern": "best_worst"})
 
 
+def _amount(x: float | None) -> str:
+    """A balance, or ``n/a`` when it is unknown (an export without its opening balance)."""
+    return "n/a" if x is None else f"{x:,.2f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}%"
+
+
 @CHUNKERS.register("days")
 def _days(src: Source) -> Iterator[Chunk]:
     daily = daily_summary(src.trades, _initial(src.info), src.cash_flows)
@@ -411,7 +420,7 @@ def _days(src: Source) -> Iterator[Chunk]:
         text = (
             f"{WEEKDAYS[d.weekday()]} {d:%Y-%m-%d}: {size} {_money(r['net_profit'])} {src.currency}".rstrip()
             + f", {r['trades']} trades closed ({r['wins']} wins, {r['losses']} losses){dd_words}; "
-            f"end balance {r['end_balance']:,.2f}, daily return {ret}, drawdown {r['drawdown_pct']:.2f}%. "
+            f"end balance {_amount(r['end_balance'])}, daily return {ret}, drawdown {_pct(r['drawdown_pct'])}. "
             f"Daily summary of {src.label}."
         )
         yield Chunk(
