@@ -303,6 +303,83 @@ def throughput(backend: str, texts: list[str], batch: int) -> float:
     return statistics.median(rates)
 
 
+OLD_PROBE = r"""
+import sys, time
+t = time.perf_counter()
+import httpx
+from langchain_ollama import ChatOllama
+from ollama import ResponseError
+try:
+    httpx.get(sys.argv[1] + "/api/tags", timeout=3.0).raise_for_status()
+except (httpx.HTTPError, OSError):
+    pass
+print(time.perf_counter() - t)
+"""
+
+NEW_PROBE = r"""
+import sys, time
+from workbench.rag.llm import chat
+t = time.perf_counter()
+chat([("system", "x"), ("human", "y")], host=sys.argv[1], model="m", timeout=60)
+print(time.perf_counter() - t)
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def startup(ws, runs: int = 5) -> None:
+    """What a fresh process pays: ``workbench ask`` from the CLI (index copies on disk, the embedding
+    model loaded beside the facts, no Chroma or LangChain import) and how fast an absent LLM is known
+    (the product's stdlib probe vs importing LangChain/httpx first, as before; both in fresh processes,
+    alternating), plus ``ask(use_llm=True)`` in-process with no server."""
+    import subprocess
+
+    host = f"http://127.0.0.1:{_free_port()}"  # nothing listens: a refused connection
+    env = {**os.environ, "WORKBENCH_HOME": str(ws.home), "OLLAMA_HOST": host}
+    bid = int(ws.backtests()["id"][0])
+    cli, old, new = [], [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "workbench", "ask", "Which weekdays lose money?", "--backtest", str(bid),
+             "--json"], env=env, capture_output=True, text=True, cwd=ROOT,
+        )  # fmt: skip
+        cli.append(time.perf_counter() - t)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-500:])
+        for code, into in ((OLD_PROBE, old), (NEW_PROBE, new)):
+            r = subprocess.run([sys.executable, "-c", code, host], env=env, capture_output=True, text=True)
+            into.append(float(r.stdout.strip().splitlines()[-1]))
+    inproc = []
+    os.environ["OLLAMA_HOST"] = host
+    try:
+        ask(ws, "Which weekdays lose money?", bid)  # this process's first answer loads the model
+        for _ in range(20):
+            t = time.perf_counter()
+            ask(ws, "Which weekdays lose money?", bid)  # use_llm=True: the probe finds no server
+            inproc.append((time.perf_counter() - t) * 1000)
+    finally:
+        os.environ.pop("OLLAMA_HOST", None)
+    table(
+        f"Start-up without an LLM (fresh processes, median of {runs}; backtest {bid})",
+        ["measure", "seconds", "peer / before"],
+        [
+            ["workbench ask 'Which weekdays lose money?' --backtest (CLI wall)", f"{statistics.median(cli):.2f}",
+             "12.9-14.5 s at the start of issue 13 s.2 (benchmarks/startup.py measures both in one run)"],
+            ["absent LLM known: chat() with nothing listening (fresh process)", f"{statistics.median(new):.3f}",
+             f"LangChain + httpx imported, then probed (the old order): {statistics.median(old):.3f}"],
+            ["ask(use_llm=True) in-process, no server: p50 / p95 ms",
+             f"{pct(inproc, 50):.0f} / {pct(inproc, 95):.0f}", "goal: p95 <= 300 ms"],
+        ],
+    )  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", help="workspace to use (default: a temp one with the real fixtures)")
@@ -310,6 +387,11 @@ def main() -> None:
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--old-chunks", help="a previous workbench/rag/chunks.py: 'before' recall with its texts")
     ap.add_argument("--profile", action="store_true", help="cProfile ask() and print the top 25")
+    ap.add_argument(
+        "--startup-only",
+        action="store_true",
+        help="index, then only the start-up table (cold CLI ask, no LLM)",
+    )
     args = ap.parse_args()
     backends = [b for b in args.backends.split(",") if b]
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="ragbench-")) / "lake"
@@ -326,6 +408,13 @@ def main() -> None:
     d = rep.to_dict()
     table("Index of the real fixtures (default backend)", ["backtests", "chunks", "embedded", "seconds", "chunks/s", "model", "load s"],
           [[len(d["backtests"]), d["chunks"], d["embedded"], d["seconds"], d["chunks_per_second"], d["model"], round(load_s, 1)]])  # fmt: skip
+
+    if args.startup_only:
+        startup(ws)
+        print(
+            f"\n(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; other processes share them)"
+        )
+        return
 
     cases = evaluation_set(ws)
     acc = accuracy(ws, cases)
@@ -446,6 +535,7 @@ def main() -> None:
         ["scope", "answers", "p50 ms", "p95 ms"],
         rows,
     )
+    startup(ws)
     if args.profile:
         prof = cProfile.Profile()
         prof.enable()
