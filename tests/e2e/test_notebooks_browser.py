@@ -65,7 +65,7 @@ NOTEBOOKS = sorted(
     for p in NOTEBOOK_DIR.rglob("*.ipynb")
     if ".ipynb_checkpoints" not in p.parts
 )
-RUN_TIMEOUT_S = {"02_rag_chat.ipynb": 300, "04_optimize.ipynb": 420}  # else 180
+RUN_TIMEOUT_S = {"02_rag_chat.ipynb": 400, "04_optimize.ipynb": 600}  # else 300 (most take 10-45 s)
 # Bokeh plots (one canvas each) every notebook draws at least
 PLOTS = {
     "00_quickstart.ipynb": 2,  # balance over drawdown
@@ -350,7 +350,7 @@ def test_notebook_in_jupyterlab_offline(lab: Lab, browser: Chromium, artefacts: 
         ju.open_notebook(page, lab.page_url(rel))
         lap("open")
         ju.run_all_cells(page)
-        prompts = ju.wait_until_run(page, timeout_s=RUN_TIMEOUT_S.get(rel, 180))
+        prompts = ju.wait_until_run(page, timeout_s=RUN_TIMEOUT_S.get(rel, 300))
         lap("run")
         ju.save(page)
         saved = json.loads((lab.root / "notebooks" / rel).read_text())
@@ -393,7 +393,8 @@ def test_notebook_in_jupyterlab_offline(lab: Lab, browser: Chromium, artefacts: 
             "console_errors": [c for c in page.console if c.startswith(("error", "exception"))][:20],
         }
     finally:
-        _record(artefacts, rel, result)
+        partial = {"failed_after": phases, "external": page.external(), "console": page.console[-20:]}
+        _record(artefacts, rel, result or partial)
         lab.shutdown_kernel(rel)
         ju.close_tab(browser, page)
 
