@@ -11,8 +11,9 @@ Case: long-only SMA crossover on backtesting.py's 5 000 hourly EURUSD bars, grid
   threads, then one thread) so both see the same machine load; the median. The combinations are
   spread over Numba's threads in small chunks (same frame as one thread: tests/unit/backtest/
   test_parallel.py). Compile time is reported apart: the first call in a fresh process with an empty
-  Numba cache (compiles), the first call in a fresh process with that cache filled, the same with
-  ``warm_up()`` started while the bars load (``workbench backtest`` does so), and a warm call.
+  Numba cache (compiles), the first call in a fresh process with that cache filled (with
+  ``WORKBENCH_WARM_UP=0``: the load on the first call; and by default: the kernels loading in the
+  background since ``import workbench.backtest``, while the bars are read), and a warm call.
 * vectorbt: ``MA.run_combs`` -> ``ma_crossed_above/below`` -> ``Portfolio.from_signals`` (close fills)
   -> total return, Sharpe, max drawdown, trades, win rate, profit factor; median of warm runs.
 * backtesting.py and backtrader: one ``Backtest.run()`` / ``Cerebro.run()`` per combination, timed on
@@ -168,15 +169,13 @@ def backtrader_one(f: int, s: int):
 # -- subprocess cases ------------------------------------------------------------------------------------
 
 
-def child_first_call(warm: bool = False) -> dict:
-    """Time of the first sweep in this (fresh) process: import + JIT compile or cache load; ``warm``:
-    ``warm_up()`` started right after the import, so the kernels load while the bars are read (what
-    ``workbench backtest`` does)."""
+def child_first_call() -> dict:
+    """Time of the first sweep in this (fresh) process: import + JIT compile or cache load. Importing
+    ``workbench.backtest`` starts loading the kernels in the background (``warm_up``) unless
+    ``WORKBENCH_WARM_UP=0``, so they load while the bars are read."""
     t0 = time.perf_counter()
     import workbench.backtest as wb
 
-    if warm:
-        wb.warm_up()
     bars = wb.bars_from_pandas(eurusd())
     t1 = time.perf_counter()
     wb.sweep(bars, "sma_cross", {"fast": FAST, "slow": SLOW}, cash=CASH)
@@ -262,12 +261,12 @@ def main() -> None:
         action="store_true",
         help="time the warm workbench sweep alone (no peers, no scaling)",
     )
-    ap.add_argument("--child", choices=["first-call", "first-call-warm", "scale"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["first-call", "scale"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
-    if args.child in ("first-call", "first-call-warm"):
-        print(json.dumps(child_first_call(warm=args.child == "first-call-warm")))
+    if args.child == "first-call":
+        print(json.dumps(child_first_call()))
         return
     if args.child == "scale":
         print(json.dumps(child_scale(args.scale_bars, args.scale_runs, args.chunk)))
@@ -293,11 +292,13 @@ def main() -> None:
     )  # fmt: skip
     # compile time: fresh processes with an empty, then a filled Numba cache
     with tempfile.TemporaryDirectory() as cache:
-        cold = run_child(["--child", "first-call"], {"NUMBA_CACHE_DIR": cache})
+        cold = run_child(["--child", "first-call"], {"NUMBA_CACHE_DIR": cache, "WORKBENCH_WARM_UP": "0"})
         cached_runs, warm_runs = [], []
         for _ in range(3):  # fresh processes, alternating: medians
-            cached_runs.append(run_child(["--child", "first-call"], {"NUMBA_CACHE_DIR": cache}))
-            warm_runs.append(run_child(["--child", "first-call-warm"], {"NUMBA_CACHE_DIR": cache}))
+            cached_runs.append(
+                run_child(["--child", "first-call"], {"NUMBA_CACHE_DIR": cache, "WORKBENCH_WARM_UP": "0"})
+            )
+            warm_runs.append(run_child(["--child", "first-call"], {"NUMBA_CACHE_DIR": cache}))
         cached = {k: statistics.median(r[k] for r in cached_runs) for k in cached_runs[0]}
         warmed = {k: statistics.median(r[k] for r in warm_runs) for k in warm_runs[0]}
 
@@ -380,8 +381,9 @@ def main() -> None:
     print("|---|---:|")
     print(f"| import workbench.backtest + bars (fresh process) | {cold['import_s']:.2f} |")
     print(f"| first sweep, empty Numba cache (JIT compile) | {cold['first_call_s']:.2f} |")
-    print(f"| first sweep, Numba cache on disk (fresh process, median of 3) | {cached['first_call_s']:.2f} |")
-    print(f"| first sweep, warm_up() started after the import, while the bars load (median of 3) | "
+    print(f"| first sweep, Numba cache on disk, WORKBENCH_WARM_UP=0 (fresh process, median of 3) | "
+          f"{cached['first_call_s']:.2f} |")  # fmt: skip
+    print(f"| first sweep, Numba cache on disk, kernels loading since the import (default; median of 3) | "
           f"{warmed['first_call_s']:.2f} |")  # fmt: skip
     print(f"| warm sweep, same process (median above) | {t_wb:.3f} |")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")

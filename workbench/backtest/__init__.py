@@ -55,3 +55,7 @@ __all__ = [
     "sweep",
     "warm_up",
 ]
+
+# Load the compiled kernels in the background from here on (engine.warm_up): by the time bars are read
+# and a grid is built, the first sweep finds them loaded. WORKBENCH_WARM_UP=0 turns this off.
+warm_up()

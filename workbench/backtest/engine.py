@@ -814,7 +814,8 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
     the workspace. Nothing is executed in parallel: the kernel is only loaded, for the argument types
     a real sweep passes (a 4-bar, 1-combination sweep's, built by the same code). Errors are left for
     the real call to raise. Returns the background thread (one per process: None once it has finished,
-    and None with ``background=False``); a fork or the interpreter's exit waits for it."""
+    and None with ``background=False``); a fork or the interpreter's exit waits for it.
+    ``import workbench.backtest`` starts it; ``WORKBENCH_WARM_UP=0`` turns background loading off."""
 
     def load() -> None:
         try:
@@ -844,6 +845,8 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
     if not background:
         load()
         return None
+    if os.environ.get("WORKBENCH_WARM_UP", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
     with _WARM_LOCK:
         if _WARM is not None:  # one warm-up per process: the kernels stay loaded
             return _WARM if _WARM.is_alive() else None
@@ -856,16 +859,17 @@ _WARM: threading.Thread | None = None
 _WARM_LOCK = threading.Lock()
 
 
-def _join_warm_up() -> None:
+def _join_warm_up(timeout: float = 60.0) -> None:
     """Wait for a running warm-up: before a fork (a child must not inherit Numba's or LLVM's locks held
-    by a thread that does not exist there) and at exit (no compiler thread at interpreter shutdown)."""
+    by a thread that does not exist there) and, briefly, at exit (a cache load is done in well under a
+    second; a first-ever compile is left to die with the process rather than delay its exit)."""
     thread = _WARM
     if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-        thread.join(30)
+        thread.join(timeout)
 
 
 os.register_at_fork(before=_join_warm_up)
-atexit.register(_join_warm_up)
+atexit.register(_join_warm_up, 1.0)
 
 
 # -- sweep -----------------------------------------------------------------------------------------------
