@@ -329,7 +329,15 @@ class BacktestWidget:
         try:
             strategy, data = self.inputs.strategy.value, self.inputs.series()
             grid, engine = self.inputs.grid(), self.inputs.engine()
-            outcome = run_sweep(self.ws, strategy, data, grid, rank_by=self.metric.value, **engine)
+            outcome = run_sweep(
+                self.ws,
+                strategy,
+                data,
+                grid,
+                rank_by=self.metric.value,
+                progress=self._sweep_progress,
+                **engine,
+            )
             self._progress(80, "info", "reading")
             bars = self.ws.bars(data)
         except WorkbenchError as e:
@@ -408,6 +416,11 @@ class BacktestWidget:
         return result
 
     # -- internals ----------------------------------------------------------------------------------
+    def _sweep_progress(self, done: int, total: int) -> None:
+        """run_sweep's report while the kernel runs: the bar follows the combinations (0-75 %; the best
+        run, the overfitting checks and storing fill the rest)."""
+        self._progress(int(75 * done / max(total, 1)), "info", f"{done:,}/{total:,} combinations")
+
     def _progress(self, value: int, style: str, text: str) -> None:
         self.progress.value, self.progress.bar_style, self.progress.description = value, style, text
 
