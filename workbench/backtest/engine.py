@@ -152,6 +152,7 @@ __all__ = [
     "bars_from_pandas",
     "annualization",
     "period_returns",
+    "precompile",
     "warm_up",
 ]
 
@@ -857,6 +858,40 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
 
 _WARM: threading.Thread | None = None
 _WARM_LOCK = threading.Lock()
+
+
+def precompile() -> list[str]:
+    """Compile (or load from the cache) every kernel the engine uses: the sweep kernel, each registered
+    strategy's indicators (and the ATR and volatility of the stops and sizing), the signals kernel.
+    For image builds and CI: with ``NUMBA_CACHE_DIR`` pointing at a folder the users can write, run it
+    once at build time and no process of the image compiles (``infra/docker/Dockerfile``); a machine
+    with another CPU compiles again into that folder. Returns the strategies warmed."""
+    import workbench.backtest.strategies  # noqa: F401  (registers the library)
+    from workbench.backtest.spec import STRATEGIES
+
+    n = 400
+    step = np.sin(np.arange(n) / 7.0) * 0.004 + np.cos(np.arange(n) / 23.0) * 0.003
+    close = 1.1 * np.exp(np.cumsum(step))
+    bars = pl.DataFrame(
+        {
+            "ts": pl.datetime_range(
+                pl.datetime(2000, 1, 3), pl.datetime(2000, 1, 3) + pl.duration(hours=n - 1), "1h", eager=True
+            ),
+            "open": np.concatenate([[close[0]], close[:-1]]),
+            "high": close * 1.001,
+            "low": close * 0.999,
+            "close": close,
+            "volume": np.ones(n),
+        }
+    )
+    names = STRATEGIES.names()
+    for name in names:
+        sweep(bars, name, {}, direction="both")
+        signals(bars, name)
+    sweep(bars, "sma_cross", {}, stop_loss="2atr14", size="1%risk", trailing_stop="1atr14")
+    sweep(bars, "sma_cross", {}, size=Size.vol_target(0.1))
+    run(bars, "sma_cross", {})
+    return list(names)
 
 
 def _join_warm_up(timeout: float = 60.0) -> None:

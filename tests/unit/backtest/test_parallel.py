@@ -150,3 +150,13 @@ def test_warm_up_loads_the_kernel_a_real_sweep_and_run_use(bars):
     if thread is not None:
         thread.join(60)
     assert warm_up() is None
+
+
+def test_precompile_warms_every_strategy_with_the_one_sweep_specialisation(bars):
+    from workbench.backtest import STRATEGIES, precompile
+    from workbench.backtest import _kernel as K
+
+    sweep(bars["EURUSD"], "sma_cross", SMA)
+    used = set(K.sweep_kernel.signatures)
+    assert precompile() == STRATEGIES.names() and len(STRATEGIES.names()) >= 6
+    assert set(K.sweep_kernel.signatures) == used  # every strategy, stop and sizing: the same kernel
