@@ -158,8 +158,11 @@ class Store:
                 version = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
                 if version > known:
                     raise StoreError(self._too_new(version, known))
+                # By set, not by the highest number: a migration merged below one already applied (two
+                # branches landing in either order) is still applied.
+                applied = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
                 for number, name, text in self._migrations:
-                    if number <= version:
+                    if number in applied:
                         continue
                     con.begin()
                     try:
@@ -171,7 +174,7 @@ class Store:
                         con.rollback()
                         raise StoreError(f"migration {name} failed: {' '.join(str(e).split())}") from None
                     con.commit()
-                    version = number
+                    version = max(version, number)
         if version > known:
             raise StoreError(self._too_new(version, known))
         return version
