@@ -144,10 +144,14 @@ def mapping_table(
 
 
 def _label(key: str) -> str:
-    """``max_drawdown_pct`` → ``Max drawdown %``; names with capitals (``TakeProfit``) stay as they are."""
+    """``max_drawdown_pct`` → ``Max drawdown %``; names with capitals (``TakeProfit``) stay as they are.
+
+    A ``_seconds`` value is written as ``2:48:40`` by :func:`fmt`, so its name drops the unit
+    (``avg_trade_duration_seconds`` → ``Avg trade duration``).
+    """
     if key != key.lower():
         return key
-    text = key.replace("_pct", " %").replace("_", " ")
+    text = key.removesuffix("_seconds").replace("_pct", " %").replace("_", " ")
     return text[:1].upper() + text[1:]
 
 

@@ -90,3 +90,11 @@ def test_table_frame_writes_missing_and_infinite_as_the_report() -> None:
     assert shown["profit_factor"].tolist() == [1.5, "∞", "—"]
     assert [fmt(v) for v in (float("inf"), None)] == ["∞", "—"]
     assert table_frame(pl.DataFrame({"x": [1.0, 2.0]}))["x"].dtype.kind == "f"  # numbers stay numbers
+
+
+def test_report_tables_name_durations_without_the_unit_their_value_lost() -> None:
+    from workbench.reports.static import mapping_table
+
+    html = mapping_table({"avg_trade_duration_seconds": 10120.0, "max_drawdown_pct": 13.3388}).text
+    assert "<th>Avg trade duration</th>" in html and "duration seconds" not in html
+    assert "2:48:40" in html and "13.34 %" in html and "<th>Max drawdown %</th>" in html
