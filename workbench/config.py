@@ -24,6 +24,11 @@ WORKBENCH_STRICT       ingest rejects platform quirks (warnings)   0
 WORKBENCH_INITIAL_BALANCE balance assumed when a file states none  (empty: unknown)
 WORKBENCH_SERVER_TZ    MetaTrader server time zone (e.g. EET,      (empty: recorded as
                        Europe/Athens, UTC+2) for files with none    "offset unknown")
+WORKBENCH_API_TOKEN    bearer secret of `workbench api` (clients   (empty: the API refuses
+                       send it, or a JWT HS256-signed with it)      to start; docs/service.md)
+WORKBENCH_API_RATE     API requests per second per client          20
+                       (token bucket, burst 2x; 0: no limit)
+WORKBENCH_API_MAX_UPLOAD_MB largest upload the API accepts         50
 =================  ==========================================  ===========================
 """
 
@@ -61,6 +66,9 @@ class Settings:
     strict: bool = False  # ingest: platform quirks (warnings, anomalies) reject the file
     initial_balance: float | None = None  # assumed for files that state no balance (None: unknown)
     server_tz: str | None = None  # MetaTrader broker server time zone, for files that state none
+    api_token: str | None = field(default=None, repr=False)  # workbench api: the bearer secret
+    api_rate: float = 20.0  # workbench api: requests/s per client (0: unlimited)
+    api_max_upload_mb: float = 50.0  # workbench api: largest upload
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
@@ -77,6 +85,11 @@ class Settings:
             )
         if self.embed_threads < 0:
             raise ConfigError(f"WORKBENCH_EMBED_THREADS must be >= 0, got {self.embed_threads}")
+        if self.api_rate < 0 or self.api_max_upload_mb <= 0:
+            raise ConfigError(
+                f"WORKBENCH_API_RATE must be >= 0 and WORKBENCH_API_MAX_UPLOAD_MB > 0, got "
+                f"{self.api_rate} and {self.api_max_upload_mb}"
+            )
 
 
 def _flag(env: dict[str, str], name: str) -> bool:
@@ -121,4 +134,7 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         if env.get("WORKBENCH_INITIAL_BALANCE")
         else None,
         server_tz=(env.get("WORKBENCH_SERVER_TZ") or "").strip() or None,
+        api_token=(env.get("WORKBENCH_API_TOKEN") or "").strip() or None,
+        api_rate=number("WORKBENCH_API_RATE", "20"),
+        api_max_upload_mb=number("WORKBENCH_API_MAX_UPLOAD_MB", "50"),
     )
