@@ -201,3 +201,12 @@ ORDER BY max_drawdown_pct DESC NULLS LAST, id LIMIT 1;
 
 -- name: set_optimization_overfitting
 UPDATE optimizations SET deflated_sharpe = $2, pbo = $3, meta = json_merge_patch(meta, $4::JSON) WHERE id = $1;
+
+-- ---------------------------------------------------------------------------------------------
+-- Service (workbench/service): what /metrics reports from the catalog at scrape time.
+
+-- name: service_ingest_counts
+SELECT status, count(*) AS files, coalesce(sum(rows), 0) AS rows FROM ingest_log GROUP BY status ORDER BY status;
+
+-- name: service_catalog_counts
+SELECT (SELECT count(*) FROM backtests) AS backtests, (SELECT count(*) FROM optimization_results) AS trials;
