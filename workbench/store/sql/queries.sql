@@ -209,4 +209,6 @@ UPDATE optimizations SET deflated_sharpe = $2, pbo = $3, meta = json_merge_patch
 SELECT status, count(*) AS files, coalesce(sum(rows), 0) AS rows FROM ingest_log GROUP BY status ORDER BY status;
 
 -- name: service_catalog_counts
-SELECT (SELECT count(*) FROM backtests) AS backtests, (SELECT count(*) FROM optimization_results) AS trials;
+SELECT (SELECT count(*) FROM backtests) AS backtests,
+       (SELECT count(*) FROM optimization_results r JOIN optimizations o ON o.id = r.optimization_id
+        WHERE o.origin <> 'imported') AS trials;
