@@ -183,12 +183,13 @@ def _level(ref, side, kind, value, unit):
 
 
 @njit(cache=True, inline="always")
-def _enter(d, px, i, j, cash, vol_now, costs, stop_v, stop_k, stop_u, k, sizing, sv):
+def _enter(d, px, i, j, cash, vol_now, costs, stop_v, stop_k, stop_u, k, sizing, sv, scale_j):
     """Open direction ``d`` at market price ``px`` on bar ``i`` (signal bar ``j``): (pos, units, entry
     price, entry commission, entry bar); ``pos`` 0 when the size comes out 0 (nothing is opened then).
     The stop levels go to ``sv`` (stop, take, trailing stop, trailing distance, best price; NaN = none):
     rarely read, they stay out of the bar loop's registers. The entry fill pays the spread and the
-    slippage; the stops are measured from it (ATR stops with the signal bar's ATR)."""
+    slippage; the stops are measured from it (ATR stops with the signal bar's ATR). ``scale_j`` (the
+    signal bar's size scale, 1 when the bars carry none) multiplies the units (0 or NaN: no entry)."""
     adj = px * (1.0 + d * costs[C_SPREAD]) + d * (
         costs[C_SPREAD_PRICE] + px * costs[C_SLIPPAGE] + costs[C_SLIPPAGE_PRICE]
     )
@@ -203,6 +204,10 @@ def _enter(d, px, i, j, cash, vol_now, costs, stop_v, stop_k, stop_u, k, sizing,
     if trail_d < risk or risk != risk:  # the tighter stop bounds the loss (NaN: that stop is off)
         risk = trail_d
     u = _units(sizing[0], sizing[1], sizing[2], sizing[3], cash, px, adj, costs, vol_now, risk)
+    if scale_j != 1.0:
+        u = u * scale_j if scale_j > 0 else 0.0
+        if sizing[2]:
+            u = math.floor(u)
     sv[0] = stop_px
     sv[1] = take_px
     sv[2] = trail_px
@@ -227,7 +232,7 @@ def _tally(pnl, n_trades, wins, gross_win, gross_loss):
 def _simulate(
     o, h, lo, c, period_end, M, ci, cc, nc, rb, k, stop_v, stop_k, stop_u, vol,
     cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-    eq_out, tr_out, out, day_block, periods_per_year,
+    eq_out, tr_out, out, day_block, periods_per_year, scale,
 ):  # fmt: skip
     """One combination ``k``; ``eq_out``/``tr_out`` receive the equity curve and trades when they have
     rows (a single-combination run), the metrics go to ``out[:N_METRICS]``, the period-return block
@@ -249,6 +254,7 @@ def _simulate(
     sizing = (size_mode, size_value, whole, max_lev)
     record = eq_out.shape[0] > 0
     blocks = day_block.shape[0] > 0
+    scaled = scale.shape[0] > 0
 
     cash = cash0
     pos = 0
@@ -346,8 +352,9 @@ def _simulate(
                     pos = 0
                 if tgt != 0 and pos == 0:
                     pos, units, ep, ec, eb = _enter(
-                        tgt, o[i], i, i - 1, cash, vol[i - 1], costs, stop_v, stop_k, stop_u, k, sizing, sv
-                    )
+                        tgt, o[i], i, i - 1, cash, vol[i - 1], costs, stop_v, stop_k, stop_u, k, sizing, sv,
+                        scale[i - 1] if scaled else 1.0,
+                    )  # fmt: skip
                     cash -= ec
 
             # 2. stops inside this bar (_stop_hit); the trailing stop then follows this bar's extreme
@@ -397,8 +404,9 @@ def _simulate(
                             pos = 0
                         if tgt != 0:
                             pos, units, ep, ec, eb = _enter(
-                                tgt, c[i], i, i, cash, vol[i], costs, stop_v, stop_k, stop_u, k, sizing, sv
-                            )
+                                tgt, c[i], i, i, cash, vol[i], costs, stop_v, stop_k, stop_u, k, sizing, sv,
+                                scale[i] if scaled else 1.0,
+                            )  # fmt: skip
                             cash -= ec
 
             # 4. mark to market at the close; out of money ends the run (as in backtesting.py)
@@ -445,13 +453,13 @@ def _simulate(
         i += 1
 
     out[0] = (eq / cash0 - 1.0) * 100.0
-    scale = math.sqrt(periods_per_year)
+    annual = math.sqrt(periods_per_year)
     if n_ret >= 2 and m2_ret > 0:
-        out[1] = mean_ret / math.sqrt(m2_ret / (n_ret - 1)) * scale
+        out[1] = mean_ret / math.sqrt(m2_ret / (n_ret - 1)) * annual
     else:
         out[1] = np.nan
     if n_ret >= 2 and down2 > 0:
-        out[2] = mean_ret / math.sqrt(down2 / n_ret) * scale
+        out[2] = mean_ret / math.sqrt(down2 / n_ret) * annual
     else:
         out[2] = np.nan
     out[3] = max_dd * 100.0
@@ -541,7 +549,7 @@ def _units(size_mode, size_value, whole, max_lev, cash, px, adj, costs, vol_now,
 def sweep_kernel(
     o, h, lo, c, period_end, M, ci, cc, nc, rb, stop_v, stop_k, stop_u, vol,
     cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-    eq_out, tr_out, day_block, n_blocks, periods_per_year, done,
+    eq_out, tr_out, day_block, n_blocks, periods_per_year, done, scale,
 ):  # fmt: skip
     """Metrics (``METRICS`` columns) of every combination; ``prange`` over combinations.
 
@@ -556,6 +564,9 @@ def sweep_kernel(
     ``done`` (uint8 per combination, or empty = off) gets a 1 as each combination finishes: the kernel
     runs without the GIL, so another thread can read how far it is (progress reports). The caller sets
     Numba's parallel chunk size (set inside, it would make the function uncacheable).
+
+    ``scale`` (float64 per bar, or empty = off): a size multiplier read at each entry's signal bar
+    (the bars' ``size_scale`` column: confidence sizing, a regime filter as 0/1); 0 or NaN = no entry.
     """
     n_combos = ci.shape[0]
     out = np.zeros((n_combos, N_METRICS + 3 * n_blocks))
@@ -563,7 +574,7 @@ def sweep_kernel(
         _simulate(
             o, h, lo, c, period_end, M, ci, cc, nc, rb, k, stop_v, stop_k, stop_u, vol,
             cash0, costs, size_mode, size_value, whole, max_lev, fill_close, allow_long, allow_short,
-            eq_out, tr_out, out[k], day_block, periods_per_year,
+            eq_out, tr_out, out[k], day_block, periods_per_year, scale,
         )  # fmt: skip
         if done.shape[0] > 0:
             done[k] = 1

@@ -50,6 +50,11 @@ alike, see tests/unit/backtest):
   entry fill to the tighter of the stop-loss and the trailing stop (no trade without one; notional capped
   at ``max_leverage`` × equity when given). ``BACKTESTING_PY_SIZE`` reproduces backtesting.py's default
   order size (all equity, whole units).
+* **Per-bar series**: numeric bars columns beyond OHLCV travel with the bars (``OHLC.extra``); a
+  strategy reads one with the ``series`` indicator (the ``model`` strategy reads ``proba`` and
+  ``regime``). A column ``size_scale`` multiplies each entry's units at its signal bar (after the
+  sizing above and before ``whole`` flooring; 0 or NaN = no entry): confidence sizing of a model's
+  signal, or a 0/1 regime filter for any strategy. ``portfolio()`` (vectorbt) ignores it.
 * **Stops**: ``stop_loss``/``take_profit``/``trailing_stop`` are distances from the entry fill (after
   spread and slippage): a price distance (``"0.0020"``), pips, a percent of the entry price (``"0.5%"``)
   or an ATR multiple (``"2atr"``: × ATR(14), Wilder, at the signal bar; no stop while the ATR is
@@ -283,6 +288,24 @@ class _Bars:
     period_end: np.ndarray  # bool: the last bar of its return period (see _periods)
     ann: Annualization
     ohlc: OHLC
+    scale: np.ndarray = field(default_factory=lambda: np.empty(0))  # SIZE_SCALE per bar, empty = off
+
+
+BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+# A numeric bars column of this name scales every entry's units at its signal bar (0/NaN: no entry):
+# confidence sizing of a model's signal, or a regime filter (0/1) for any strategy.
+SIZE_SCALE = "size_scale"
+
+
+def _extra(bars: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The bars' numeric columns beyond OHLCV (float64, nulls as NaN): per-bar series strategies read
+    with the ``series`` indicator (e.g. a model's ``proba``), and ``size_scale``."""
+    out = {}
+    for name, dtype in bars.schema.items():
+        if name not in BAR_COLUMNS and dtype.is_numeric():
+            col = bars[name].cast(pl.Float64).fill_null(float("nan"))
+            out[name] = np.ascontiguousarray(col.to_numpy(), dtype=np.float64)
+    return out
 
 
 def _timestamps(ts: pl.Series) -> np.ndarray:
@@ -322,7 +345,9 @@ def _prepare(bars: pl.DataFrame) -> _Bars:
         cols[name] = np.ascontiguousarray(arr)
     ann, period_end = _periods(ts_i)
     bars_per_year = ann.periods_per_year * bars.height / (ann.returns + 1)
-    return _Bars(ts_i, period_end, ann, OHLC(**cols, bars_per_year=bars_per_year))
+    extra = _extra(bars)
+    scale = extra.get(SIZE_SCALE, np.empty(0))
+    return _Bars(ts_i, period_end, ann, OHLC(**cols, bars_per_year=bars_per_year, extra=extra), scale)
 
 
 def annualization(frame: pl.DataFrame) -> Annualization:
@@ -834,7 +859,7 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
                 *_ohlc_args(b), cache.matrix, *rules.chunk(0, 1, cache.slots_for(rules.rows())), stop_v,
                 stop_k, stop_u, _vol(b, settings.size), *_kernel_args(settings), np.empty(0),
                 np.empty((0, len(K.TRADE_FIELDS))), _day_blocks(b, 0), 0, b.ann.periods_per_year,
-                np.empty(0, np.uint8),
+                np.empty(0, np.uint8), b.scale,
             )  # fmt: skip
             import numba
 
@@ -882,6 +907,7 @@ def precompile() -> list[str]:
             "low": close * 0.999,
             "close": close,
             "volume": np.ones(n),
+            "proba": 0.5 + 0.45 * np.sin(np.arange(n) / 11.0),  # the series the `model` strategy reads
         }
     )
     names = STRATEGIES.names()
@@ -1002,6 +1028,7 @@ def iter_sweep(
             n_blocks,
             b.ann.periods_per_year,
             done,
+            b.scale,
         )
         report = None
         if progress is not None:
@@ -1244,7 +1271,7 @@ def run(
     kernel_args = (
         *_ohlc_args(b), matrix, *arrays, stop_v, stop_k, stop_u, _vol(b, settings.size),
         *_kernel_args(settings), eq, tr, np.empty(0, np.int64), 0, b.ann.periods_per_year,
-        np.empty(0, np.uint8),
+        np.empty(0, np.uint8), b.scale,
     )  # fmt: skip
     report = functools.partial(_report_bars, progress, eq) if progress is not None else None
     out = _call_kernel(kernel_args, 1, report)[0]

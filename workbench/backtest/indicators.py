@@ -32,8 +32,8 @@ builder (see docs/strategies.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -309,7 +309,9 @@ def macd(x: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, 
 class OHLC:
     """Bar arrays (float64) the indicator builders read; ``bars_per_year`` annualises bar returns: the
     engine's periods per year × bars per return period (:func:`workbench.backtest.engine.annualization`:
-    e.g. 252 × bars per trading day, 365 × bars per day for a 24/7 market, 12 for monthly bars)."""
+    e.g. 252 × bars per trading day, 365 × bars per day for a 24/7 market, 12 for monthly bars).
+    ``extra``: the bars' other numeric columns by name (float64, NaN where null): per-bar series from
+    outside the bars, e.g. a model's predicted probability ``proba`` or a ``regime`` (``series``)."""
 
     open: np.ndarray
     high: np.ndarray
@@ -317,6 +319,20 @@ class OHLC:
     close: np.ndarray
     volume: np.ndarray
     bars_per_year: float
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def series(self, name: str) -> np.ndarray:
+        """The bars' column ``name`` (an ``extra`` series); StrategyError naming the columns there are."""
+        try:
+            return self.extra[name]
+        except KeyError:
+            from workbench.errors import StrategyError
+
+            have = ", ".join(sorted(self.extra)) or "none"
+            raise StrategyError(
+                f"the bars have no {name!r} column (extra columns: {have}); add it to the bars frame "
+                "(e.g. workbench.ml.signal_bars for a model's predictions)"
+            ) from None
 
 
 Builder = Callable[..., np.ndarray]
@@ -331,3 +347,4 @@ INDICATORS.add("highest", lambda b, n: highest(b.high, n))
 INDICATORS.add("lowest", lambda b, n: lowest(b.low, n))
 INDICATORS.add("vol", lambda b, n: returns_vol(b.close, n, b.bars_per_year))
 INDICATORS.add("atr", lambda b, n: atr(b.high, b.low, b.close, n))
+INDICATORS.add("series", lambda b, name: b.series(name))

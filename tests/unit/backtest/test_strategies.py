@@ -28,8 +28,9 @@ GRIDS = {
 
 def test_the_library_is_registered():
     get_strategy("sma_cross")
-    assert sorted(LIBRARY) == STRATEGIES.names()
-    for name in LIBRARY:
+    # + "model": trades a per-bar probability column, tested in test_model_strategy.py
+    assert sorted([*LIBRARY, "model"]) == STRATEGIES.names()
+    for name in [*LIBRARY, "model"]:
         spec = get_strategy(name)
         assert spec.description and spec.params
         for p in spec.params:

@@ -212,3 +212,48 @@ SELECT status, count(*) AS files, coalesce(sum(rows), 0) AS rows FROM ingest_log
 SELECT (SELECT count(*) FROM backtests) AS backtests,
        (SELECT count(*) FROM optimization_results r JOIN optimizations o ON o.id = r.optimization_id
         WHERE o.origin <> 'imported') AS trials;
+
+-- ---------------------------------------------------------------------------------------------
+-- Machine learning (workbench/ml): the registry's mirror, promotion decisions, regimes per bar.
+
+-- name: ml_next_model_id
+SELECT nextval('object_id_seq');
+
+-- name: ml_insert_model
+INSERT INTO models VALUES ($1, $2, $3, $4, $5, $6::JSON, $7::JSON, $8);
+
+-- name: ml_insert_lineage
+INSERT INTO model_lineage VALUES ($1, $2, $3, $4, $5, $6, $7, $8::JSON, '[]');
+
+-- name: ml_list_models
+SELECT m.id, m.name, m.version, m.kind, l.symbol, l.timeframe, l.feature_set_version, m.metrics, l.aliases,
+    l.run_id, m.path, l.tracking_uri, l.bars_sha256, m.params, l.lineage, m.created_at
+FROM models m JOIN model_lineage l ON l.model_id = m.id
+WHERE $1::VARCHAR IS NULL OR m.name = $1 ORDER BY m.name, m.version;
+
+-- name: ml_clear_alias
+UPDATE model_lineage SET aliases = to_json(list_filter(CAST(aliases AS VARCHAR[]), lambda a: a <> $2))
+WHERE model_id IN (SELECT id FROM models WHERE name = $1) AND tracking_uri = $3;
+
+-- name: ml_add_alias
+UPDATE model_lineage SET aliases = to_json(list_distinct(list_append(CAST(aliases AS VARCHAR[]), $3)))
+WHERE model_id IN (SELECT id FROM models WHERE name = $1 AND version = $2) AND tracking_uri = $4;
+
+-- name: ml_insert_promotion
+INSERT INTO model_promotions VALUES ($1, $2, $3, $4, $5::JSON, $6::JSON, $7);
+
+-- name: ml_promotions
+SELECT * FROM model_promotions WHERE name = $1 ORDER BY decided_at, version;
+
+-- name: ml_delete_regimes
+DELETE FROM regimes WHERE symbol = $1 AND timeframe = $2 AND method = $3;
+
+-- name: ml_regimes_of
+SELECT ts, regime, probability FROM regimes WHERE symbol = $1 AND timeframe = $2 AND method = $3 ORDER BY ts;
+
+-- name: ml_trade_regimes
+-- The regime at each trade's entry: the last stored regime bar at or before its open time.
+SELECT t.seq, r.regime FROM trades t
+ASOF LEFT JOIN (SELECT ts, regime FROM regimes WHERE symbol = $2 AND timeframe = $3 AND method = $4) r
+    ON t.open_time >= r.ts
+WHERE t.backtest_id = $1 ORDER BY t.seq;
