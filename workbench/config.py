@@ -24,6 +24,8 @@ WORKBENCH_STRICT       ingest rejects platform quirks (warnings)   0
 WORKBENCH_INITIAL_BALANCE balance assumed when a file states none  (empty: unknown)
 WORKBENCH_SERVER_TZ    MetaTrader server time zone (e.g. EET,      (empty: recorded as
                        Europe/Athens, UTC+2) for files with none    "offset unknown")
+MLFLOW_TRACKING_URI    the team's MLflow tracking server for the   (empty: a SQLite file
+                       model registry (workbench.ml.registry)       <workspace>/mlflow.db)
 WORKBENCH_API_TOKEN    bearer secret of `workbench api` (clients   (empty: the API refuses
                        send it, or a JWT HS256-signed with it)      to start; docs/service.md)
 WORKBENCH_API_RATE     API requests per second per client          20
@@ -66,6 +68,7 @@ class Settings:
     strict: bool = False  # ingest: platform quirks (warnings, anomalies) reject the file
     initial_balance: float | None = None  # assumed for files that state no balance (None: unknown)
     server_tz: str | None = None  # MetaTrader broker server time zone, for files that state none
+    mlflow_tracking_uri: str | None = None  # model registry server (None: <workspace>/mlflow.db)
     api_token: str | None = field(default=None, repr=False)  # workbench api: the bearer secret
     api_rate: float = 20.0  # workbench api: requests/s per client (0: unlimited)
     api_max_upload_mb: float = 50.0  # workbench api: largest upload
