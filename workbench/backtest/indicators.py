@@ -331,7 +331,7 @@ class OHLC:
             have = ", ".join(sorted(self.extra)) or "none"
             raise StrategyError(
                 f"the bars have no {name!r} column (extra columns: {have}); add it to the bars frame "
-                "(e.g. workbench.ml.signal_bars for a model's predictions)"
+                "(e.g. workbench.ml.signal.signal_bars for a model's predictions)"
             ) from None
 
 

@@ -30,7 +30,7 @@ class Model:
     long while it is above ``upper``, short while below ``lower`` (with ``direction="both"``), flat in
     between and where there is no prediction; ``regime`` >= 0 trades only on bars of that regime (the
     bars' ``regime`` column), -1 on every bar. Confidence sizing: a ``size_scale`` column (the engine
-    multiplies each entry's units by it at the signal bar); see workbench.ml.signal_bars."""
+    multiplies each entry's units by it at the signal bar); see workbench.ml.signal.signal_bars."""
 
     params = (
         Param("upper", float, 0.55, (0.5, 1.0)),
