@@ -76,7 +76,7 @@ def _static(scrape_configs: list[dict]) -> list[dict]:
 
 def test_scrape_configs_pass_promtool_check_config(tool, tmp_path: Path) -> None:
     scrape = yaml.safe_load((MON / "scrape-configs.yaml").read_text())
-    assert [j["job_name"] for j in scrape] == ["workbench", "ray"]
+    assert [j["job_name"] for j in scrape] == ["workbench", "ray", "workbench-api"]
     assert all(j["kubernetes_sd_configs"][0]["namespaces"]["names"] == ["trading-system"] for j in scrape)
     config = {
         "global": {"scrape_interval": "30s", "evaluation_interval": "30s"},
