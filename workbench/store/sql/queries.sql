@@ -257,3 +257,89 @@ SELECT t.seq, r.regime FROM trades t
 ASOF LEFT JOIN (SELECT ts, regime FROM regimes WHERE symbol = $2 AND timeframe = $3 AND method = $4) r
     ON t.open_time >= r.ts
 WHERE t.backtest_id = $1 ORDER BY t.seq;
+
+-- Paper trading (issue 16; migration 0005) ----------------------------------------------------------------
+
+-- name: paper_insert_session
+INSERT INTO paper_sessions VALUES ($1, $2::JSON, $3, 0, NULL, NULL, $4, $4);
+
+-- name: paper_session
+SELECT name, config, status, bars_processed, last_ts, state, created_at, updated_at
+FROM paper_sessions WHERE name = $1;
+
+-- name: paper_sessions
+SELECT name, status, bars_processed, last_ts, created_at, updated_at FROM paper_sessions ORDER BY created_at;
+
+-- name: paper_update_session
+UPDATE paper_sessions SET status = $2, bars_processed = $3, last_ts = $4, state = $5::JSON, updated_at = $6
+WHERE name = $1;
+
+-- name: paper_set_status
+UPDATE paper_sessions SET status = $2, updated_at = $3 WHERE name = $1;
+
+-- name: paper_insert_bars
+INSERT INTO paper_bars SELECT $1 AS session, * FROM frame;
+
+-- name: paper_bars_of
+SELECT ts, open, high, low, close, volume FROM paper_bars WHERE session = $1 ORDER BY bar;
+
+-- name: paper_insert_orders
+INSERT INTO paper_orders SELECT $1 AS session, * FROM frame;
+
+-- name: paper_update_order
+UPDATE paper_orders SET status = $3, rule = $4, reason = $5, units = $6, fill_bar = $7
+WHERE session = $1 AND order_id = $2;
+
+-- name: paper_insert_fills
+INSERT INTO paper_fills SELECT $1 AS session, * FROM frame;
+
+-- name: paper_insert_trades
+INSERT INTO paper_trades SELECT $1 AS session, * FROM frame;
+
+-- name: paper_insert_equity
+INSERT INTO paper_equity SELECT $1 AS session, * FROM frame;
+
+-- name: paper_insert_checkpoint
+INSERT OR REPLACE INTO paper_checkpoints VALUES ($1, $2, $3, $4, $5, $6::JSON, $7);
+
+-- name: paper_last_checkpoint
+SELECT bar, path, blob, info FROM paper_checkpoints WHERE session = $1 AND policy = $2 ORDER BY bar DESC LIMIT 1;
+
+-- name: paper_insert_risk_event
+INSERT INTO paper_risk_events VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
+
+-- name: paper_next_risk_seq
+SELECT coalesce(max(seq), 0) + 1 FROM paper_risk_events WHERE session = $1;
+
+-- name: paper_insert_control
+INSERT INTO paper_controls VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM paper_controls WHERE session = $1),
+    $2, $3, $4, $5, NULL, NULL);
+
+-- name: paper_pending_controls
+SELECT seq, action, reason, actor FROM paper_controls WHERE session = $1 AND applied_at IS NULL ORDER BY seq;
+
+-- name: paper_apply_control
+UPDATE paper_controls SET applied_at = $3, result = $4 WHERE session = $1 AND seq = $2;
+
+-- name: paper_trades_of
+SELECT trade_id, direction, size, entry_bar, exit_bar, entry_time, exit_time, entry_price, exit_price,
+    commission, pnl, exit_reason, entry_order, exit_order
+FROM paper_trades WHERE session = $1 ORDER BY trade_id;
+
+-- name: paper_fills_of
+SELECT fill_id, order_id, bar, ts, side, units, price, commission, what FROM paper_fills WHERE session = $1
+ORDER BY fill_id;
+
+-- name: paper_orders_of
+SELECT order_id, bar, ts, kind, target, from_pos, status, rule, reason, units, fill_bar FROM paper_orders
+WHERE session = $1 ORDER BY order_id;
+
+-- name: paper_equity_of
+SELECT bar, ts, equity, drawdown_pct, position, units FROM paper_equity WHERE session = $1 ORDER BY bar;
+
+-- name: paper_risk_events_of
+SELECT seq, kind, at_time, actor, rule, reason, from_state, to_state, bar FROM paper_risk_events WHERE session = $1
+ORDER BY seq;
+
+-- name: paper_controls_of
+SELECT seq, action, reason, actor, at_time, applied_at, result FROM paper_controls WHERE session = $1 ORDER BY seq;
