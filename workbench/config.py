@@ -72,6 +72,7 @@ class Settings:
     api_token: str | None = field(default=None, repr=False)  # workbench api: the bearer secret
     api_rate: float = 20.0  # workbench api: requests/s per client (0: unlimited)
     api_max_upload_mb: float = 50.0  # workbench api: largest upload
+    mcs: str = "mcs"  # workbench codegen --check: the C# compiler (a name on PATH or a path)
 
     def __post_init__(self) -> None:
         if self.lock_wait_s < 0:
@@ -140,4 +141,5 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         api_token=(env.get("WORKBENCH_API_TOKEN") or "").strip() or None,
         api_rate=number("WORKBENCH_API_RATE", "20"),
         api_max_upload_mb=number("WORKBENCH_API_MAX_UPLOAD_MB", "50"),
+        mcs=(env.get("WORKBENCH_MCS") or "").strip() or "mcs",
     )
