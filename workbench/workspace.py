@@ -204,13 +204,22 @@ class Workspace:
         bt = self.backtest(backtest_id)
         return daily_summary(bt.trades, bt.initial_balance, bt.cash_flows)
 
-    def breakdown(self, backtest_id: int, by: str = "weekday") -> pl.DataFrame:
+    def breakdown(
+        self, backtest_id: int, by: str = "weekday", *, regimes: str | None = None, method: str = "hmm"
+    ) -> pl.DataFrame:
         """:func:`workbench.analytics.breakdown` of the stored trades; weekday/hour/month groupings carry
-        a ``timezone`` column saying which clock the keys are on (e.g. "server time, offset unknown")."""
+        a ``timezone`` column saying which clock the keys are on (e.g. "server time, offset unknown").
+        ``by="regime"``: the regime stored per bar (``workbench ml regimes``; ``method`` hmm or
+        changepoint) at each trade's entry, on the backtest's own series or ``regimes`` ("EURUSD:1h")."""
         from workbench.analytics import breakdown
 
         bt = self.backtest(backtest_id)
-        frame = breakdown(bt.trades, by)
+        trades = bt.trades
+        if by == "regime":
+            from workbench.ml.regime_store import trades_with_regime
+
+            trades = trades_with_regime(self, bt, data=regimes, method=method)
+        frame = breakdown(trades, by)
         if by in ("weekday", "hour", "month"):
             tz = bt.info.get("timezone") or "not stated"
             frame = frame.with_columns(pl.lit(tz).alias("timezone"))

@@ -8,7 +8,9 @@ Grouping keys (registered in :data:`BREAKDOWNS`, not an if/elif chain):
 * ``month`` — the month of the year of the **close** time, labelled ``January`` .. ``December``, in
   calendar order (all years together; see :func:`~workbench.analytics.monthly_returns` for a
   year × month table);
-* ``symbol``, ``direction`` — the column itself, in alphabetical order.
+* ``symbol``, ``direction`` — the column itself, in alphabetical order;
+* ``regime`` — the market regime at the trade's entry bar (a ``regime`` column: ``ws.breakdown(id,
+  "regime")`` adds it from the regimes stored per bar, :mod:`workbench.ml.regime_store`), in order.
 
 Only keys that occur are listed. A win has net_profit > 0; ``profit_factor`` is gross profit over
 minus gross loss, ``inf`` when a group has no losing trade and null when it has neither.
@@ -51,6 +53,7 @@ BREAKDOWNS.add("hour", By("open_time", lambda c: c.dt.hour().cast(pl.Int32)))
 BREAKDOWNS.add("month", By("close_time", lambda c: c.dt.month(), MONTHS))
 BREAKDOWNS.add("symbol", By("symbol"))
 BREAKDOWNS.add("direction", By("direction"))
+BREAKDOWNS.add("regime", By("regime"))
 
 
 def breakdown(trades: pl.DataFrame, by: str) -> pl.DataFrame:

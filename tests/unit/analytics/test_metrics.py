@@ -241,7 +241,7 @@ def test_breakdowns_by_hand() -> None:
 
 
 def test_breakdown_registry() -> None:
-    assert BREAKDOWNS.names() == ["direction", "hour", "month", "symbol", "weekday"]
+    assert BREAKDOWNS.names() == ["direction", "hour", "month", "regime", "symbol", "weekday"]
     with pytest.raises(RegistryError, match="unknown breakdown 'weekdays'.*did you mean 'weekday'"):
         breakdown(TRADES, "weekdays")
     with pytest.raises(DataError, match="symbol"):
