@@ -114,6 +114,7 @@ def _resume_args(p: argparse.ArgumentParser) -> None:
     _name_args(p)
     p.add_argument("--max-bars", type=int, default=None, help="stop after this many more bars")
     p.add_argument("--idle-exit", type=float, default=None, metavar="S")
+    p.add_argument("--speed", default=None, help="override the session's speed (N x real time or max)")
     p.add_argument("--switch", action="store_true",
                    help="only resume trading after a kill-switch trip (hysteresis rule), do not run")  # fmt: skip
     p.add_argument("--force", action="store_true", help="with --switch: skip the hysteresis rule")
@@ -130,7 +131,7 @@ def paper_resume(args: argparse.Namespace) -> Result:
     if args.switch:
         control(ws, args.session, "resume", reason="force" if args.force else "", by=args.by)
         return _applied(ws, args.session)
-    out = resume(ws, args.session).run(max_bars=args.max_bars, idle_exit_s=args.idle_exit)
+    out = resume(ws, args.session, speed=args.speed).run(max_bars=args.max_bars, idle_exit_s=args.idle_exit)
     return Result(out, _text(out))
 
 

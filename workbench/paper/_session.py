@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -513,11 +514,15 @@ def start_session(ws: Any, config: PaperConfig) -> Session:
     return session
 
 
-def resume(ws: Any, name: str) -> Session:
+def resume(ws: Any, name: str, *, speed: float | str | None = None) -> Session:
     """The session ``name`` as its last committed step left it (after a stop, a crash or kill -9): the
-    bars seen, the broker's account and pending order, the risk manager, the policy's checkpoint."""
+    bars seen, the broker's account and pending order, the risk manager, the policy's checkpoint.
+    ``speed`` replaces the stored speed for this run."""
     row, bars = _state.load(ws.store, name)
-    session = Session(ws, PaperConfig.from_dict(row["config"]))
+    config = PaperConfig.from_dict(row["config"])
+    if speed is not None:
+        config = replace(config, speed=speed)
+    session = Session(ws, config)
     session.hist.extend(bars_to_tuples(bars) if bars.height else [])
     state = row["state"]
     if state:
