@@ -40,8 +40,10 @@ class CompileResult:
 
 
 def find_mcs() -> str | None:
-    """The ``mcs`` executable on PATH (``WORKBENCH_MCS`` may name another), or None."""
-    return shutil.which(os.environ.get("WORKBENCH_MCS") or "mcs")
+    """The ``mcs`` executable on PATH (``WORKBENCH_MCS`` may name another, a name or a path), or None."""
+    from workbench.config import settings
+
+    return shutil.which(settings().mcs)
 
 
 @functools.cache

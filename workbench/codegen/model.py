@@ -44,6 +44,15 @@ SETTING_PARAMS = (
 )
 
 
+# strategies no bot can be generated for, and why (refused with a one-line error, never emitted)
+UNSUPPORTED = {
+    "model": "it trades a model's per-bar probability (the bars' proba column from workbench.ml), which a "
+    "bot cannot recompute from prices; export the model's rules or use a library strategy",
+    "learned_rules": "learned rules (a decision tree over indicator features, from workbench infer) are not "
+    "generated; generate the best library strategy of the inference's candidates instead",
+}
+
+
 def prop_name(param: str) -> str:
     """``fast`` -> ``Fast``, ``atr_window`` -> ``AtrWindow`` (a C#/MQL identifier)."""
     out = "".join(part[:1].upper() + part[1:] for part in param.split("_") if part)
@@ -239,6 +248,9 @@ def bot_model(
     """The bot of ``strategy`` with ``params`` (defaults for the missing ones; range and constraint
     checked) and engine ``settings`` (the ``workbench backtest`` flags' syntax). ``grid`` (a stored
     sweep's searched values) gives the parameters' Min/Max/Step; else their declared ranges."""
+    name = strategy if isinstance(strategy, str) else strategy.name
+    if name in UNSUPPORTED:
+        raise StrategyError(f"strategy {name!r} cannot be generated: {UNSUPPORTED[name]}")
     spec = get_strategy(strategy)
     legacy = {k for k in (params or {}) if k in ("sl", "tp", *STOP_PROPS)}
     if legacy:
@@ -275,13 +287,10 @@ def bot_model(
 
 
 def _amount(mode: str, value: float, window: int) -> str | None:
-    from workbench.backtest.settings import _fmt
-
     if mode == "Off" or not value:
         return None
-    if mode == "Atr":
-        return f"{_fmt(value)}atr{int(window)}"
-    return _fmt(value) + {"Price": "", "Pips": "pips", "Percent": "%"}[mode]
+    unit = {"Price": "", "Pips": "pips", "Percent": "%", "Atr": "atr"}[mode]
+    return str(Amount(float(value), unit, int(window) if unit == "atr" else 0))
 
 
 def settings_from_bot_parameters(values: Mapping[str, Any]) -> dict[str, Any]:
