@@ -79,8 +79,9 @@ def _macd(m: BotModel, target: str) -> list[Entry]:
         "ctrader": "MACD line: EMA(fast) - EMA(slow) on both sides ("
         + _EMA_NOTE
         + "). Signal line: the engine "
-        "takes the EMA (span signal) of the MACD line; cAlgo's MacdCrossOver signal is documented as a "
-        "moving average of the MACD line (an EMA of `signal` periods), seeded at its first value",
+        "takes the EMA (span signal) of the MACD line; cAlgo's MacdCrossOver signal line is, per cTrader's "
+        "indicator reference, an exponential average of the MACD line over `signal` periods, seeded at its "
+        "first value (not checked against the platform here: no cTrader)",
         "mql5": "MACD line the same EMA difference; MetaTrader's iMACD signal line is a SIMPLE moving average "
         "of the MACD line, the engine's an EMA: the signal crossings differ",
     }
@@ -140,8 +141,10 @@ def _bollinger(m: BotModel, target: str) -> list[Entry]:
     }
     note = {
         "ctrader": "the engine: z-score (close - SMA) / std with the POPULATION std (divides by n); crossing +-k "
-        "is the close crossing SMA +- k std. cAlgo's BollingerBands use its StandardDeviation indicator, "
-        "documented as the population deviation (divides by n) about the moving average: the same bands. "
+        "is the close crossing SMA +- k std. cAlgo's BollingerBands take its StandardDeviation indicator, "
+        "per cTrader's reference the population deviation (divides by n) about the moving average: the same "
+        "bands (not checked against the platform here: no cTrader; with a sample deviation the bands would "
+        "be sqrt(n/(n-1)) wider). "
         "Where the deviation is 0 the engine has no z-score (no cross) while the bands equal the SMA",
         "mql5": "MetaTrader's iBands: the population deviation (divides by n) about the SMA, as the engine; "
         "where the deviation is 0 the engine has no z-score (no cross)",
@@ -253,12 +256,7 @@ def _settings(m: BotModel, target: str) -> list[Entry]:
     out.append(_e("size", "setting", size, "SizeMode/SizeValue parameters", "approximate", sz_note))
     for name in ("stop_loss", "take_profit"):
         if s[name]:
-            out.append(_e(name, "setting", s[name], "order SL/TP in pips, then set exactly from the entry fill",
-                          "same" if not s[name].endswith(("atr",)) and "atr" not in s[name] else "warm-up",
-                          "the platform fills a touched stop at the touching tick (the engine: at the stop or "
-                          "the bar's open through a gap, the stop first when both are touched in one bar)"
-                          + ("; ATR is cAlgo's AverageTrueRange with Wilder smoothing, seeded differently "
-                             "from the engine's rma" if "atr" in s[name] else "")))  # fmt: skip
+            out.append(_stop_entry(name, s[name], target))
     if s["trailing_stop"]:
         out.append(_e("trailing_stop", "setting", s["trailing_stop"],
                       "moved by the bot at each closed bar (ModifyPosition), never back", "same",
@@ -270,6 +268,21 @@ def _settings(m: BotModel, target: str) -> list[Entry]:
                       "pips in the settings use the engine's pip size; the bot converts price distances with "
                       "the platform symbol's pip size"))  # fmt: skip
     return out
+
+
+def _stop_entry(name: str, value: str, target: str) -> Entry:
+    touch = (
+        "the platform fills a touched stop at the touching tick (the engine: at the stop, or at the bar's open "
+        "through a gap; the stop first when both are touched in one bar)"
+    )
+    if "atr" not in value:
+        return _e(name, "setting", value, "order SL/TP, then set exactly from the entry fill", "same", touch)
+    if target == "mql5":
+        return _e(name, "setting", value, "iATR at the signal bar x multiple", "differs",
+                  "MetaTrader's iATR is a SIMPLE average of the true range, the engine's ATR Wilder's rma: the "
+                  "distances differ; " + touch)  # fmt: skip
+    return _e(name, "setting", value, "AverageTrueRange(n, WilderSmoothing) at the signal bar x multiple",
+              "warm-up", "the same Wilder smoothing of the true range, seeded differently; " + touch)  # fmt: skip
 
 
 def parity_report(m: BotModel, target: str) -> list[Entry]:
