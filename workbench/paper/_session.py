@@ -260,10 +260,8 @@ class Session:
     def _commit_with(self, bars: pl.DataFrame, records: dict[str, list[Any]], status: str) -> None:
         events = [e.to_dict() for e in self.risk.audit]
         self.risk.audit.clear()
-        checkpoint = None
         ck = getattr(self.policy, "checkpoint", None)
-        if ck is not None:
-            checkpoint = ck(self.hist.n)
+        checkpoints = ck(self.hist.n) if ck is not None else []
 
         def apply(controls: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any], list[dict[str, Any]]]:
             results = []
@@ -304,7 +302,7 @@ class Session:
         _state.commit_step(
             self.store, self.name, bars=bars, records=records, risk_events=events, status=status,
             bars_processed=self.hist.n, last_ts=_dt(self.hist.ts[-1]) if self.hist.n else None,
-            checkpoint=checkpoint, apply_controls=apply,
+            checkpoints=checkpoints, apply_controls=apply,
         )  # fmt: skip
 
     def _snapshot(self) -> dict[str, Any]:
@@ -535,7 +533,7 @@ def resume(ws: Any, name: str, *, speed: float | str | None = None) -> Session:
         session.rejected_by_rule = {str(k): int(v) for k, v in c["rejected_by_rule"].items()}
         restore = getattr(session.policy, "restore", None)
         if restore is not None:
-            restore(state.get("policy") or {}, store=ws.store, session=name)
+            restore(state.get("policy") or {}, store=ws.store, session=name, hist=session.hist)
     trades = ws.store.frame(_SQL.paper_trades_of, [name])
     session.trades = [dict(zip(trades.columns, r, strict=True)) for r in trades.iter_rows()]
     session.state = row["status"]

@@ -86,7 +86,7 @@ def commit_step(
     status: str,
     bars_processed: int,
     last_ts: Any,
-    checkpoint: tuple[int, str, str | None, bytes | None, dict[str, Any]] | None,
+    checkpoints: list[tuple[int, str, str | None, bytes | None, dict[str, Any]]],
     apply_controls: Any,
 ) -> list[dict[str, Any]]:
     """Everything one step produced, in one transaction: the bars, new orders (with the outcome they
@@ -137,8 +137,7 @@ def commit_step(
                 for k, e in enumerate(events):
                     con.execute(Q.paper_insert_risk_event, [name, seq + k, e["kind"], e["at"], e["by"], e["rule"],
                                                             e["reason"], e["from_state"], e["to_state"], e["bar"]])  # fmt: skip
-            if checkpoint is not None:
-                bar, policy, path, blob, info = checkpoint
+            for bar, policy, path, blob, info in checkpoints:
                 con.execute(
                     Q.paper_insert_checkpoint, [name, bar, policy, path, blob, json.dumps(info), utcnow()]
                 )
