@@ -39,7 +39,7 @@ from workbench.backtest.spec import Const, Cross, Diff, Ind, Smooth, StrategySpe
 from workbench.errors import DataError, StrategyError, WorkbenchError
 from workbench.infer.exits import classify_exits, estimate_stop, format_stop, signal_atr
 from workbench.infer.learned import LEARNED_STRATEGY, learn_rules
-from workbench.infer.search import Scorer, search_strategy
+from workbench.infer.search import Scorer, coarse_search, search_strategy
 from workbench.infer.trades import Agreement, TradeBars, agreement, place
 
 __all__ = ["InferResult", "infer", "infer_trades", "describe_rules", "choose_bars"]
@@ -252,7 +252,7 @@ def _library(bars: pl.DataFrame, notes: list[str]) -> list[StrategySpec]:
 
             signals(probe, spec, spec.defaults())
         except WorkbenchError as exc:
-            notes.append(f"{name} left out: {exc}")
+            notes.append(f"{name} left out: {str(exc).split(';')[0]}")
             continue
         out.append(spec)
     return out
@@ -303,15 +303,21 @@ def infer_trades(
     direction = "both" if sides == {1, -1} else ("short" if sides == {-1} else "long")
     specs = [get_strategy(s) for s in strategies] if strategies else _library(bars, notes)
     scorer = Scorer(bars, real, tol, direction)
-    tables = []
+    coarse = []
     for i, spec in enumerate(specs):
-        say(0.05 + 0.6 * i / max(1, len(specs)), f"searching {spec.name}")
+        say(0.05 + 0.3 * i / max(1, len(specs)), f"coarse grid of {spec.name}")
         try:
-            table = search_strategy(scorer, spec)
+            coarse.append((spec, coarse_search(scorer, spec)))
         except StrategyError as exc:
             notes.append(f"{spec.name} left out: {exc}")
-            continue
-        tables.append((spec, table))
+    # refine the strategies whose coarse best is within reach of the best one (at least the top 2)
+    coarse.sort(key=lambda t: _top(t[1]), reverse=True)
+    lead = _top(coarse[0][1])[0] if coarse else 0.0
+    chosen = [t for i, t in enumerate(coarse) if i < 2 or _top(t[1])[0] >= 0.7 * lead]
+    tables = []
+    for i, (spec, table) in enumerate(chosen):
+        say(0.35 + 0.3 * i / max(1, len(chosen)), f"refining {spec.name}")
+        tables.append((spec, search_strategy(scorer, spec, coarse=table)))
     say(0.65, "replaying the best candidates")
     # the best few points of each strategy, best strategies first, replayed exactly
     pool = []
@@ -321,10 +327,11 @@ def infer_trades(
     pool.sort(key=lambda t: (t[0], t[1]), reverse=True)
     base = {"direction": direction, "cash": cash}
     atr_ = signal_atr(*(bars[c].cast(pl.Float64).to_numpy() for c in ("high", "low", "close")))
+    opens = bars["open"].cast(pl.Float64).to_numpy()
     contract = contract_for(key.partition(":")[0]) if key else None
     pip = getattr(contract, "pip_size", None) if contract else None
     replayed = []
-    for _, _, spec, params in pool[:6]:
+    for _, _, spec, params in pool[:4]:
         res, cand = _replay(bars, spec, params, base, ts)
         ag, _ = agreement(real, cand, tol)
         replayed.append(
@@ -334,8 +341,8 @@ def infer_trades(
     # exits: classify against the best rules, infer and refine the stops for the top three
     say(0.8, "inferring the exits")
     time_bars = None
-    for r in replayed[:3]:
-        ex = classify_exits(real, r["cand"], atr_, tol)
+    for r in replayed[:2]:
+        ex = classify_exits(real, r["cand"], atr_, tol, opens)
         r["exits"] = ex
         _refine_stops(bars, real, r, ex, atr_, ts, tol, pip)
     replayed.sort(key=lambda r: r["ag"].score, reverse=True)
@@ -352,7 +359,7 @@ def infer_trades(
             replayed.append(alt)
     if best is None:
         raise StrategyError("no strategy could be replayed on these bars")
-    ex = best.get("exits") or classify_exits(real, best["cand"], atr_, tol)
+    ex = best.get("exits") or classify_exits(real, best["cand"], atr_, tol, opens)
     time_bars = ex.time_bars
     if learned:
         rules_text = [
@@ -401,6 +408,13 @@ def infer_trades(
     return result, best
 
 
+def _top(table: pl.DataFrame) -> tuple[float, float]:
+    if table.height == 0:
+        return (0.0, 0.0)
+    row = table.row(0, named=True)
+    return (row["entry_f1"] or 0.0, row["exit_f1"] or 0.0)
+
+
 def _refine_stops(bars, real: TradeBars, r: dict, ex, atr_, ts, tol: int, pip) -> None:
     """Try each stop estimate (and scaled neighbours) on the replay of ``r``; keep what improves it."""
     for which in ("stop_loss", "take_profit"):
@@ -408,8 +422,8 @@ def _refine_stops(bars, real: TradeBars, r: dict, ex, atr_, ts, tol: int, pip) -
         if not estimates:
             continue
         tried = []
-        for unit, value, _ in estimates[:2]:
-            for f in (0.9, 0.95, 1.0, 1.05, 1.1):
+        for rank, (unit, value, _) in enumerate(estimates[:2]):
+            for f in (0.95, 1.0, 1.05) if rank == 0 else (1.0,):
                 tried.append(format_stop(unit, value * f, pip))
         best_ag, best_v, best_res = r["ag"], None, None
         for v in dict.fromkeys(tried):

@@ -103,9 +103,17 @@ def signal_atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int
     return atr(high, low, close, window)
 
 
-def classify_exits(real: TradeBars, signal_exits: TradeBars | None, atr_: np.ndarray, tol: int) -> ExitClass:
+def classify_exits(
+    real: TradeBars,
+    signal_exits: TradeBars | None,
+    atr_: np.ndarray,
+    tol: int,
+    open_: np.ndarray | None = None,
+) -> ExitClass:
     """Classify every real exit (module docstring); ``signal_exits``: the replay of the entry rule
-    without stops (its exits are the rule's own), None when there is no rule."""
+    without stops (its exits are the rule's own), None when there is no rule. With the bars' opens
+    (``open_``), an exit timed like a signal exit but filled away from its bar's open (more than 0.1 ATR)
+    is not taken for one: a stop hit inside the bar whose close also gave the signal."""
     n = real.n
     signal = np.zeros(n, bool)
     if signal_exits is not None and signal_exits.n:
@@ -115,6 +123,10 @@ def classify_exits(real: TradeBars, signal_exits: TradeBars | None, atr_: np.nda
             real.exit_bar[ro], real.side[ro], signal_exits.exit_bar[co], signal_exits.side[co], tol
         )
         signal[ro[pair >= 0]] = True
+        if open_ is not None:
+            u = atr_[np.clip(real.exit_bar - 1, 0, atr_.shape[0] - 1)]
+            gap = np.abs(real.exit_price - open_[real.exit_bar])
+            signal &= ~(gap > 0.1 * np.where(np.isfinite(u), u, np.inf))
     held = real.exit_bar - real.entry_bar
     move = real.side * (real.exit_price - real.entry_price)
     pct = move / real.entry_price * 100.0

@@ -26,7 +26,7 @@ from workbench.infer._kernel import score_kernel
 from workbench.infer.space import coarse_grid, neighbours, refine_grid
 from workbench.infer.trades import TradeBars, f1, window
 
-__all__ = ["Scorer", "search_strategy"]
+__all__ = ["Scorer", "coarse_search", "search_strategy"]
 
 SCORE_COLUMNS = ("matched", "entries", "exits_matched", "exits", "entry_f1", "exit_f1")
 
@@ -86,19 +86,27 @@ def _params(row: dict, spec: StrategySpec) -> dict[str, float]:
     return {p.name: row[p.name] for p in spec.params}
 
 
+def coarse_search(scorer: Scorer, strategy: str | StrategySpec) -> pl.DataFrame:
+    """The strategy's coarse grid scored, best first."""
+    spec = get_strategy(strategy)
+    return _best(scorer.score(spec, coarse_grid(spec)), 10**9)
+
+
 def search_strategy(
     scorer: Scorer,
     strategy: str | StrategySpec,
     *,
-    refine: int = 3,
+    refine: int = 2,
     local_steps: int = 12,
+    coarse: pl.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> pl.DataFrame:
-    """Coarse grid, then a finer grid around its ``refine`` best points, then a local search (one and
-    two resolution steps at a time) from the best until nothing improves. Returns every combination
-    scored (unique), best first."""
+    """Coarse grid (or the ``coarse`` table already scored), then a finer grid around its ``refine``
+    best points, then a local search (one and two resolution steps at a time) from the best until
+    nothing improves. Returns every combination scored (unique), best first."""
     spec = get_strategy(strategy)
-    coarse = scorer.score(spec, coarse_grid(spec))
+    if coarse is None:
+        coarse = scorer.score(spec, coarse_grid(spec))
     scored = [coarse]
     for row in _best(coarse, refine).iter_rows(named=True):
         if row["entry_f1"] <= 0:

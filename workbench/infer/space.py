@@ -102,10 +102,14 @@ def coarse_grid(strategy: str | StrategySpec) -> pl.DataFrame:
     return _frame(spec, {p.name: _values(span_of(spec, p), p.type is int) for p in spec.params})
 
 
-def refine_grid(strategy: str | StrategySpec, point: dict[str, float], *, cells: int = 1) -> pl.DataFrame:
+def refine_grid(
+    strategy: str | StrategySpec, point: dict[str, float], *, cells: int = 1, budget: int = 1500
+) -> pl.DataFrame:
     """Every value at the final resolution between the coarse-grid neighbours of ``point`` (``cells``
-    coarse cells either side), thinned to at most 40 values per parameter."""
+    coarse cells either side), thinned evenly so that the grid holds at most about ``budget``
+    combinations (the local search then reaches the values thinned out)."""
     spec = get_strategy(strategy)
+    per_param = max(3, int(budget ** (1 / len(spec.params))))
     columns: dict[str, list[float]] = {}
     for p in spec.params:
         span = span_of(spec, p)
@@ -117,8 +121,8 @@ def refine_grid(strategy: str | StrategySpec, point: dict[str, float], *, cells:
         hi = coarse[min(len(coarse) - 1, i + cells)]
         lo, hi = min(lo, v), max(hi, v)
         count = int(round((hi - lo) / span.step)) + 1
-        if count > 40:
-            vals = [_snap(x, span, is_int) for x in np.linspace(lo, hi, 40)]
+        if count > per_param:
+            vals = [_snap(x, span, is_int) for x in np.linspace(lo, hi, per_param)]
         else:
             vals = [_snap(lo + s * span.step, span, is_int) for s in range(count)]
         columns[p.name] = sorted(set(vals) | {v})
