@@ -28,6 +28,7 @@ __all__ = [
     "OptimizationDashboard",
     "BacktestWidget",
     "OptimizeWidget",
+    "MLWidget",
     "equity_chart",
     "notebook",
 ]
@@ -40,6 +41,7 @@ _WIDGETS: dict[str, str] = {
     "OptimizationDashboard": "workbench.ui.dashboards",
     "BacktestWidget": "workbench.ui.backtest",
     "OptimizeWidget": "workbench.ui.optimize",
+    "MLWidget": "workbench.ui.ml",
     "equity_chart": "workbench.ui.ingest",
 }
 
