@@ -325,11 +325,14 @@ def infer_trades(
         for row in table.head(2).iter_rows(named=True):
             pool.append((row["entry_f1"], row["exit_f1"], spec, {p.name: row[p.name] for p in spec.params}))
     pool.sort(key=lambda t: (t[0], t[1]), reverse=True)
-    base = {"direction": direction, "cash": cash}
     atr_ = signal_atr(*(bars[c].cast(pl.Float64).to_numpy() for c in ("high", "low", "close")))
     opens = bars["open"].cast(pl.Float64).to_numpy()
     contract = contract_for(key.partition(":")[0]) if key else None
     pip = getattr(contract, "pip_size", None) if contract else None
+    base: dict[str, Any] = {"direction": direction, "cash": cash}
+    spread = infer_spread(real, opens, pip)
+    if spread is not None:
+        base["spread"] = spread
     replayed = []
     for _, _, spec, params in pool[:4]:
         res, cand = _replay(bars, spec, params, base, ts)
@@ -346,6 +349,9 @@ def infer_trades(
         r["exits"] = ex
         _refine_stops(bars, real, r, ex, atr_, ts, tol, pip)
     replayed.sort(key=lambda r: r["ag"].score, reverse=True)
+    if replayed:
+        say(0.85, "polishing the best by exact replays")
+        _polish(bars, real, replayed[0], ts, tol)
     best = replayed[0] if replayed else None
     learned = False
     rules_text: list[str] = []
@@ -406,6 +412,48 @@ def infer_trades(
         bar_frame=bars,
     )
     return result, best
+
+
+def infer_spread(real: TradeBars, opens: np.ndarray, pip: float | None) -> str | None:
+    """The spread a bot paid, when its entries are fills at a bar's open: longs above the open, shorts
+    below it, by one consistent distance (interquartile range within 5 % of the median); ``"1.5pips"``
+    with a known pip size, else a fraction of the price. None when entries are not at the open (e.g. a
+    MetaTrader deal in the middle of the bar) or no spread shows. Stops are measured from the entry
+    fill, so the spread moves when they are hit: a replay needs it to exit at the same bars."""
+    if real.n < 3:
+        return None
+    d = real.side * (real.entry_price - opens[real.entry_bar])
+    q1, med, q3 = np.percentile(d, [25, 50, 75])
+    if not med > 0 or (q3 - q1) > 0.05 * med:
+        return None
+    if pip:
+        return f"{round(med / pip, 2):g}pips"
+    frac = float(np.median(d / opens[real.entry_bar]))
+    return f"{frac:.3g}"
+
+
+def _polish(bars, real: TradeBars, r: dict, ts, tol: int, rounds: int = 4) -> None:
+    """Local search on exact replays with the inferred stops: the bulk scores walk the rules without
+    stops, which blurs neighbours when stops cut trades short; one resolution step at a time."""
+    from workbench.infer.space import neighbours
+
+    spec = r["spec"]
+    for _ in range(rounds):
+        improved = False
+        for row in neighbours(spec, r["params"], reach=1).iter_rows(named=True):
+            params = {p.name: row[p.name] for p in spec.params}
+            if params == r["params"]:
+                continue
+            try:
+                res, cand = _replay(bars, spec, params, r["settings"], ts)
+            except WorkbenchError:
+                continue
+            ag, _ = agreement(real, cand, tol)
+            if ag.score > r["ag"].score:
+                r.update(params=params, ag=ag, res=res, cand=cand)
+                improved = True
+        if not improved:
+            return
 
 
 def _top(table: pl.DataFrame) -> tuple[float, float]:
