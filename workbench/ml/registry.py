@@ -326,6 +326,7 @@ class RegisteredModel:
     feature_set_version: str
     lineage: dict[str, Any] = field(repr=False)
     aliases: tuple[str, ...] = ()
+    importance: pl.DataFrame | None = field(default=None, repr=False)  # feature, mdi, mda, shap
 
     def check_features(self) -> None:
         """ConfigError (one line) when the model's feature set is not today's."""
@@ -389,6 +390,11 @@ def load(
     with open(folder / _MODEL_FILE, "rb") as fh:
         payload: _Payload = pickle.load(fh)  # noqa: S301 - the user's own registry (module docstring)
     lineage = json.loads((folder / _LINEAGE_FILE).read_text())
+    imp_file = folder / "importance.csv"
+    importance = None
+    if imp_file.exists():
+        cols = {"feature": pl.Utf8, "mdi": pl.Float64, "mda": pl.Float64, "shap": pl.Float64}
+        importance = pl.read_csv(imp_file, schema_overrides=cols)
     return RegisteredModel(
         name=name,
         version=int(mv.version),
@@ -400,6 +406,7 @@ def load(
         feature_set_version=payload.feature_set_version,
         lineage=lineage,
         aliases=tuple(getattr(mv, "aliases", ()) or ()),
+        importance=importance,
     )
 
 
