@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
 from workbench.analytics._frame import events, prepare_flows, prepare_trades
@@ -33,12 +35,20 @@ _MONEY = ("net_profit", "gross_profit", "gross_loss")
 
 
 def daily_table(
-    trades: pl.DataFrame, flows: pl.DataFrame, initial_balance: float, curve: pl.DataFrame
+    trades: pl.DataFrame,
+    flows: pl.DataFrame,
+    initial_balance: float,
+    curve: pl.DataFrame,
+    *,
+    first_open: datetime | None = None,
 ) -> pl.DataFrame:
-    """The daily summary of prepared inputs, plus ``ret`` (the daily return as a fraction)."""
+    """The daily summary of prepared inputs, plus ``ret`` (the daily return as a fraction).
+
+    ``first_open``: the first open time, for ``trades`` without an ``open_time`` column."""
     if trades.height == 0:
         return pl.DataFrame(schema={**DAILY_SCHEMA, "ret": pl.Float64})
-    first = trades["open_time"].min().date()
+    opened = first_open if "open_time" not in trades.columns else trades["open_time"].min()
+    first = opened.date()  # type: ignore[union-attr]
     last = trades["close_time"].max().date()
     closed = trades.group_by(pl.col("close_time").dt.date().alias("date")).agg(
         pl.len().alias("trades"),

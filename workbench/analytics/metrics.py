@@ -161,17 +161,21 @@ def compute_metrics(
     # Only the columns whose order matters are sorted (sums, the curve, streaks): sorting all of
     # them (16M rows of text) costs seconds and GBs. Counts by direction do not depend on order, and
     # trade_id is a sort key only. Of the curve only the drawdowns are needed (not 8 columns of 16M).
+    # Only close times and P/L are moved into trade order (the curve, the daily table, streaks): every
+    # other figure is a count, sum or extreme of the rows in any order, taken from the file's order.
     keyed = prepare_trades(trades.select(c for c in trades.columns if c in _SORTED), sort=False)
-    t = in_trade_order(keyed, [c for c in keyed.columns if c != "trade_id"])
-    del keyed
+    first_open = keyed["open_time"].min()
+    t = in_trade_order(keyed, ["close_time", "net_profit"])
     flows = prepare_flows(cash_flows)
     curve = (
-        events_lazy(t, flows, initial, trade_ids=False).select("time", "drawdown", "drawdown_pct").collect()
+        events_lazy(t, flows, initial, trade_ids=False, first_open=first_open)  # type: ignore[arg-type]
+        .select("time", "drawdown", "drawdown_pct")
+        .collect()
     )
-    daily = daily_table(t, flows, initial, curve)
+    daily = daily_table(t, flows, initial, curve, first_open=first_open)  # type: ignore[arg-type]
 
     def col_or(name: str, default: pl.Expr) -> pl.Expr:
-        return pl.col(name) if name in t.columns else default
+        return pl.col(name) if name in keyed.columns else default
 
     direction = pl.col("direction") if "direction" in trades.columns else pl.lit(None, pl.Utf8)
     long, short = direction == "long", direction == "short"
@@ -183,10 +187,16 @@ def compute_metrics(
         (short & won).sum().alias("short_wins"),
     ).row(0, named=True)
     duration = (pl.col("close_time") - pl.col("open_time")).dt.total_microseconds()
-    backwards = int(t.select((duration < 0).sum()).item() or 0)
+    unordered = keyed.select(
+        (duration < 0).sum().alias("backwards"),
+        col_or("commission", pl.lit(0.0)).cast(pl.Float64).sum().alias("commission"),
+        col_or("swap", pl.lit(0.0)).cast(pl.Float64).sum().alias("swap"),
+        (duration.filter(duration >= 0).mean() / 1e6).alias("duration"),
+        pl.col("close_time").max().alias("end"),
+    ).row(0, named=True)
+    backwards = int(unordered.pop("backwards") or 0)
     if backwards:
         assumptions.append(NEGATIVE_DURATION.format(n=backwards))
-    duration = duration.filter(duration >= 0)
     agg = t.select(
         _NET.sum().alias("net"),
         _NET.filter(_NET > 0).sum().alias("gp"),
@@ -195,12 +205,8 @@ def compute_metrics(
         (_NET < 0).sum().alias("losses"),
         _NET.max().alias("best"),
         _NET.min().alias("worst"),
-        col_or("commission", pl.lit(0.0)).cast(pl.Float64).sum().alias("commission"),
-        col_or("swap", pl.lit(0.0)).cast(pl.Float64).sum().alias("swap"),
-        (duration.mean() / 1e6).alias("duration"),
-        pl.col("open_time").min().alias("start"),
-        pl.col("close_time").max().alias("end"),
     ).row(0, named=True)
+    agg.update(unordered, start=first_open)
     agg.update(sides)
     n = t.height
     wins, losses = int(agg["wins"] or 0), int(agg["losses"] or 0)

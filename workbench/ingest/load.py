@@ -9,6 +9,12 @@ The order of operations is what makes a crash harmless:
 4. one DuckDB transaction inserts the object, its rows, the ``raw_files`` row and the
    ``ingest_log`` row. A kill -9 before COMMIT leaves none of them. (Step 3 runs in a thread
    beside step 4 and is waited for before the ``raw_files`` row, so it ends before COMMIT.)
+   A backtest of ``Store.trades_parquet_rows`` trades or more has them written as a Parquet part
+   (in a thread beside the metrics), moved into place inside the transaction and removed when it
+   does not commit (``Store.add_trades_part``; ADR 0014).
+
+A mapped file of a size no stored file has cannot be a duplicate: it is hashed in a thread beside
+the parse instead of before it.
 
 Files of ``MAP_MIN_BYTES`` or more are mapped, not read: hashed and copied from disk, and a
 parser registered with ``accepts_buffer`` streams them (see ``MappedFile``).
@@ -16,6 +22,7 @@ parser registered with ``accepts_buffer`` streams them (see ``MappedFile``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
@@ -31,7 +38,7 @@ import polars as pl
 
 from workbench.errors import DataError, StoreError
 from workbench.ingest import parse_bytes
-from workbench.ingest.records import Parsed
+from workbench.ingest.records import TRADES_SCHEMA, Parsed
 from workbench.ingest.registry import MappedFile
 from workbench.ingest.timezones import to_utc
 from workbench.store import Q, Store, utcnow
@@ -188,19 +195,33 @@ def _ingest_data(
 ) -> FileResult:
     name = str(path)
     fmt = options.fmt
-    sha = _sha256(data)
-    known = store.frame(Q.raw_file_by_sha, [sha])
-    if known.height:
-        row = known.row(0, named=True)
-        res = FileResult(name, row["format"], "duplicate", row["object_id"], kind=row["kind"], sha256=sha)
-        return _log(store, res, started)
-    try:
-        parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
-        if isinstance(data, MappedFile) and not data.unchanged():
-            raise DataError("the file changed while it was being read; ingest it again", file=name, where="-")
-    except DataError as e:
-        e = e if e.file != "<input>" else e.located(name)
-        return _log(store, FileResult(name, fmt, "rejected", error=str(e), sha256=sha), started)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = None
+        if isinstance(data, MappedFile) and not store.scalar(Q.raw_files_of_size, [len(data)]):
+            # No stored file has this size, so this one is no duplicate: hash it beside the parse
+            # (hashlib leaves the GIL) instead of before it.
+            hashing = pool.submit(_sha256, data)
+            sha = ""
+        else:
+            sha = _sha256(data)
+            known = _known(store, name, sha, started)
+            if known is not None:
+                return known
+        try:
+            parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
+            if isinstance(data, MappedFile) and not data.unchanged():
+                raise DataError(
+                    "the file changed while it was being read; ingest it again", file=name, where="-"
+                )
+        except DataError as e:
+            e = e if e.file != "<input>" else e.located(name)
+            sha = hashing.result() if hashing is not None else sha
+            return _log(store, FileResult(name, fmt, "rejected", error=str(e), sha256=sha), started)
+        if hashing is not None:
+            sha = hashing.result()
+            known = _known(store, name, sha, started)  # stored meanwhile by another process
+            if known is not None:
+                return known
     try:
         object_id, rows = store_parsed(store, parsed, data=data, sha256=sha, path=path, started=started)
     except _Duplicate as d:
@@ -217,6 +238,16 @@ def _ingest_data(
         warnings=tuple(parsed.warnings),
         anomalies=tuple(dict(a) for a in parsed.anomalies),
     )
+
+
+def _known(store: Store, name: str, sha: str, started: datetime) -> FileResult | None:
+    """The ``duplicate`` result (logged) when a file with this hash is stored, else None."""
+    known = store.frame(Q.raw_file_by_sha, [sha])
+    if not known.height:
+        return None
+    row = known.row(0, named=True)
+    res = FileResult(name, row["format"], "duplicate", row["object_id"], kind=row["kind"], sha256=sha)
+    return _log(store, res, started)
 
 
 def _assume(parsed: Parsed, options: Options) -> Parsed:
@@ -293,6 +324,8 @@ def store_parsed(
     """Store one validated file: raw bytes and one transaction. Returns (object id, rows)."""
     started = started or utcnow()
     writer = _WRITERS[parsed.kind]
+    object_id: int | None = None
+    committed = False
     # The raw copy (disk-bound: a kernel copy and an fsync) runs beside the metrics and the inserts
     # and is waited for before the raw_files row, so it is complete before COMMIT.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -300,7 +333,10 @@ def store_parsed(
         try:
             with store.transaction() as con:
                 object_id = con.execute(Q.next_object_id).fetchall()[0][0]
-                rows = writer(con, object_id, parsed, str(path), sha256)
+                if parsed.kind == "backtest":  # big trade lists become a Parquet part of the store
+                    rows = write_backtest(con, object_id, parsed, str(path), sha256, store=store)
+                else:
+                    rows = writer(con, object_id, parsed, str(path), sha256)
                 rel = raw.result()
                 con.execute(
                     Q.insert_raw_file,
@@ -310,6 +346,7 @@ def store_parsed(
                     str(path), parsed.format, "ingested", object_id, rows, kind=parsed.kind, sha256=sha256
                 )
                 _insert_log(con, res, started)
+            committed = True
         except duckdb.ConstraintException:
             # Another process stored the same bytes between our check and our commit.
             other = store.frame(Q.raw_file_by_sha, [sha256])
@@ -318,6 +355,9 @@ def store_parsed(
             raise StoreError(
                 f"{path}: storing failed, nothing was written ({' '.join(str(e).split())[:200]})"
             ) from None
+        finally:
+            if parsed.kind == "backtest" and object_id is not None:  # a part stays only if committed
+                store.settle_trades_part(object_id, None, committed=committed)
     return object_id, rows
 
 
@@ -355,16 +395,36 @@ def write_backtest(
     sha: str | None,
     *,
     origin: str = "imported",
+    store: Store | None = None,
 ) -> int:
     """Insert one backtest row (metrics recomputed from its trades), its trades, cash flows and parameters.
 
     Shared by ingestion (``origin="imported"``) and the sweep engine's stored backtests (``"sweep"``).
+    With ``store`` (the store ``con`` belongs to), a trade list of ``store.trades_parquet_rows`` or more
+    is written as a Parquet part instead (:meth:`Store.add_trades_part`); the caller then settles the
+    part when the transaction ends (:meth:`Store.settle_trades_part`).
     """
     from workbench.analytics import compute_metrics
 
     trades = p.trades
     assert trades is not None  # validate() guarantees it
-    if trades.height >= OVERLAP_ROWS:
+    if store is not None and trades.height >= store.trades_parquet_rows:
+        # polars writes the part on its threads while computing the metrics on the others.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            written = pool.submit(store.write_trades_part, _part_frame(trades))
+            try:
+                m = compute_metrics(trades, p.initial_balance, p.cash_flows)
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    store.discard_trades_part(written.result())
+                raise
+            tmp = written.result()
+        try:
+            store.add_trades_part(con, bid, tmp, trades.height)
+        except BaseException:
+            store.discard_trades_part(tmp)
+            raise
+    elif trades.height >= OVERLAP_ROWS:
         # DuckDB compresses the rows on one core while polars computes the metrics on the others; both
         # leave the GIL. Leaving the block waits for the insert, also when the metrics raise.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -440,24 +500,46 @@ class _ArrowStream:
         return self.frame.__arrow_c_stream__(requested_schema)
 
 
-def _insert_trades(con: duckdb.DuckDBPyConnection, bid: int, trades: pl.DataFrame) -> None:
-    """The ``trades`` rows of backtest ``bid``: file order as ``seq`` (1..n), ``duration_seconds`` added.
+# The stored columns of a trade (after backtest_id): file order as ``seq``, ``duration_seconds`` added.
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.Int32,
+    **{c: t for c, t in TRADES_SCHEMA.items() if c != "comment"},
+    "duration_seconds": pl.Float64,
+    "comment": pl.Utf8,
+}
 
-    Columns that are null throughout (stop_loss, pips... of most files) are left to DuckDB's default
-    NULL instead of being materialised and exported: the stored rows are the same.
-    """
-    frame = trades.with_row_index("seq", offset=1).with_columns(
+
+def _with_seq(trades: pl.DataFrame) -> pl.DataFrame:
+    return trades.with_row_index("seq", offset=1).with_columns(
         pl.col("seq").cast(pl.Int32),
         ((pl.col("close_time") - pl.col("open_time")).dt.total_microseconds() / 1e6).alias(
             "duration_seconds"
         ),
     )
+
+
+def _part_frame(trades: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a Parquet part: every stored column (bar backtest_id, which is in the part's path) with
+    its type, a column the trades lack as nulls. No copy of the columns that are there."""
+    frame = _with_seq(trades)
+    return frame.select(
+        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c) for c, t in ROW_SCHEMA.items()
+    )
+
+
+def _insert_trades(con: duckdb.DuckDBPyConnection, bid: int, trades: pl.DataFrame) -> None:
+    """The ``trade_rows`` of backtest ``bid``: file order as ``seq`` (1..n), ``duration_seconds`` added.
+
+    Columns that are null throughout (stop_loss, pips... of most files) are left to DuckDB's default
+    NULL instead of being materialised and exported: the stored rows are the same.
+    """
+    frame = _with_seq(trades)
     names = ["seq", *[c for c in trades.columns if c != "comment"], "duration_seconds", "comment"]
     if frame.height:
-        names = [c for c in names if frame[c].null_count() < frame.height]
+        names = [c for c in names if c in frame.columns and frame[c].null_count() < frame.height]
     listed = ", ".join(f'"{c}"' for c in names)
     con.register("frame", _ArrowStream(frame.select(names)))
-    con.execute(f"INSERT INTO trades (backtest_id, {listed}) SELECT $1, {listed} FROM frame", [bid])
+    con.execute(f"INSERT INTO trade_rows (backtest_id, {listed}) SELECT $1, {listed} FROM frame", [bid])
     con.unregister("frame")
 
 

@@ -189,7 +189,7 @@ def test_named_sql_is_complete() -> None:
         con.execute(text)
     for name in Q.names():
         sql = getattr(Q, name)
-        if "FROM frame" in sql:
+        if "FROM frame" in sql or name.endswith("_template"):  # templates: completed by the store first
             continue
         con.execute(f"PREPARE p_{name} AS {sql}")
 

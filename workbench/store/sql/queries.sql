@@ -4,6 +4,9 @@
 -- name: raw_file_by_sha
 SELECT sha256, stored_as, original_name, format, kind, object_id FROM raw_files WHERE sha256 = $1;
 
+-- name: raw_files_of_size
+SELECT count(*) FROM raw_files WHERE bytes = $1;
+
 -- name: next_object_id
 SELECT nextval('object_id_seq');
 
@@ -23,7 +26,30 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
     $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36);
 
 -- name: insert_trades_from_frame
-INSERT INTO trades SELECT $1 AS backtest_id, * FROM frame;
+INSERT INTO trade_rows SELECT $1 AS backtest_id, * FROM frame;
+
+-- Trades beyond a size are a Parquet part (migration 0006, ADR 0014): `trades` is a view over trade_rows
+-- and the parts listed in trade_parts, rebuilt by workbench.store.Store.refresh_trades_view from the two
+-- templates ({parts}: the parts template or nothing; {paths}: the list of workspace-relative paths).
+
+-- name: insert_trade_part
+INSERT INTO trade_parts VALUES ($1, $2, $3, $4, $5);
+
+-- name: trade_part_paths
+SELECT backtest_id, path FROM trade_parts ORDER BY backtest_id;
+
+-- name: trades_view_template
+CREATE OR REPLACE VIEW trades AS
+SELECT backtest_id, seq, trade_id, open_time, close_time, symbol, direction, volume, entry_price, exit_price,
+    stop_loss, take_profit, commission, swap, profit, net_profit, pips, duration_seconds, comment
+FROM trade_rows
+{parts};
+
+-- name: trades_view_parts_template
+UNION ALL
+SELECT backtest_id, seq, trade_id, open_time, close_time, symbol, direction, volume, entry_price, exit_price,
+    stop_loss, take_profit, commission, swap, profit, net_profit, pips, duration_seconds, comment
+FROM read_parquet({paths}, hive_partitioning = true, hive_types = {'backtest_id': BIGINT})
 
 -- name: insert_cash_flows_from_frame
 INSERT INTO cash_flows SELECT $1 AS backtest_id, * FROM frame;
