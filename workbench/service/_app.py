@@ -160,7 +160,7 @@ def create_app(config: ServiceConfig, *, ws: Any = None) -> FastAPI:
 
         ws = open_workspace(config.home)
     ref: list[State] = []
-    paper = PaperHub(ws)
+    paper = PaperHub(ws, feed_stale_s=config.feed_stale_s)
     metrics = Metrics(_catalog(ws), extra=[_job_metrics(ref), paper.metrics])
     env = {**os.environ, "WORKBENCH_HOME": str(ws.home)}
     st = State(

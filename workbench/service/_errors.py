@@ -19,7 +19,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.service._models import ErrorBody
-from workbench.service._paper import Unavailable
+from workbench.service._paper import Conflict, NotFound, Unavailable
 
 __all__ = ["install", "one_line", "ERRORS"]
 
@@ -84,6 +84,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Unavailable)
     async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         return error(501, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return error(409, str(exc))
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return error(404, str(exc))
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

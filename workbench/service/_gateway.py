@@ -341,12 +341,23 @@ def paper_start(request: Request, body: PaperStartRequest) -> Obj:
 
 
 @router.get("/paper/sessions/{name}", tags=["paper"], summary="one session's status", responses=_PAPER_ERRORS)
-def paper_status(request: Request, name: Annotated[str, PathParam(max_length=64)]) -> Obj:
+def paper_status(request: Request, name: Annotated[str, PathParam(max_length=100)]) -> Obj:
     return jsonable(_st(request).paper.status(name))
 
 
+@router.post(
+    "/paper/sessions/{name}/resume",
+    tags=["paper"],
+    status_code=201,
+    summary="continue a stored session in this service (after a stop, a restart or kill -9)",
+    responses=_PAPER_ERRORS,
+)
+def paper_resume(request: Request, name: Annotated[str, PathParam(max_length=100)]) -> Obj:
+    return jsonable(_st(request).paper.resume(name, _who(request)))
+
+
 @router.post("/paper/sessions/{name}/stop", tags=["paper"], summary="stop a session", responses=_PAPER_ERRORS)
-def paper_stop(request: Request, name: Annotated[str, PathParam(max_length=64)]) -> Obj:
+def paper_stop(request: Request, name: Annotated[str, PathParam(max_length=100)]) -> Obj:
     return jsonable(_st(request).paper.stop(name, _who(request)))
 
 
@@ -364,9 +375,9 @@ def kill_switch(request: Request) -> Obj:
     responses=_PAPER_ERRORS,
 )
 def trip(request: Request, body: TripRequest) -> Obj:
-    return jsonable(_st(request).paper.trip(body.reason, body.state, _who(request)))
+    return jsonable(_st(request).paper.trip(body.reason, body.state, _who(request), body.session))
 
 
 @router.post("/risk/kill-switch/resume", tags=["paper"], summary="resume trading", responses=_PAPER_ERRORS)
 def resume(request: Request, body: ResumeRequest) -> Obj:
-    return jsonable(_st(request).paper.resume(body.reason, _who(request)))
+    return jsonable(_st(request).paper.resume_switch(body.reason, _who(request), body.session, body.force))

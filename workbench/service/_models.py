@@ -114,12 +114,19 @@ class TripRequest(BaseModel):
 
     reason: str = Field(min_length=1, max_length=500, examples=["desk closed for the news"])
     state: Literal["REDUCING", "HALTED"] = "HALTED"
+    session: str | None = Field(
+        None, max_length=100, description="one session (default: every one running here)"
+    )
 
 
 class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field("", max_length=500)
+    session: str | None = Field(
+        None, max_length=100, description="one session (default: every one running here)"
+    )
+    force: bool = Field(False, description="skip the hysteresis rule (recorded as forced)")
 
 
 class PaperStartRequest(BaseModel):
@@ -127,12 +134,15 @@ class PaperStartRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: str = Field(min_length=3, max_length=64, examples=["EURUSD:1h"])
     strategy: str = Field(min_length=1, max_length=64, examples=["sma_cross"])
     params: dict[str, Number | str | bool] = Field(default_factory=dict, max_length=32)
     model: str | None = Field(None, max_length=128)
     speed: str = Field("max", max_length=16, description="N x real time, or max")
     options: dict[str, Any] = Field(
-        default_factory=dict, max_length=32, description="further PaperConfig fields (risk limits...)"
+        default_factory=dict,
+        max_length=8,
+        description="further PaperConfig fields: settings (engine, as written), risk (RiskConfig), policy "
+        "(strategy|river|ppo), feed (replay or ws://HOST:PORT), step_bars",
     )
