@@ -163,3 +163,87 @@ def test_backtest_to_cbot_and_cbotset_round_trip_through_ingest(tmp_path):
     assert got_params == params
     for key in ("direction", "size", "stop_loss", "take_profit", "trailing_stop"):
         assert got_settings[key] == (str(settings[key]) if settings[key] is not None else None), key
+
+
+# -- does the generated bot trade like the backtest? ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replay_bars() -> pl.DataFrame:
+    n = 700
+    rng = np.random.default_rng(3)
+    c = 1.1 + np.cumsum(rng.normal(0, 0.001, n))
+    o = np.r_[c[0], c[:-1]] + rng.normal(0, 0.0002, n)  # gaps between a close and the next open
+    h = np.maximum(o, c) + np.abs(rng.normal(0, 0.0006, n))
+    lo = np.minimum(o, c) - np.abs(rng.normal(0, 0.0006, n))
+    ts = pl.datetime_range(
+        dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1) + dt.timedelta(hours=n - 1), "1h", eager=True
+    )
+    return pl.DataFrame({"ts": ts, "open": o, "high": h, "low": lo, "close": c, "volume": np.ones(n)})
+
+
+REPLAY_PARAMS = {
+    "sma_cross": {"fast": 5, "slow": 20},
+    "ema_cross": {"fast": 5, "slow": 20},
+    "macd": {"fast": 6, "slow": 13, "signal": 5},
+    "rsi_reversion": {"window": 7, "lower": 30.0, "upper": 70.0},
+    "bollinger_breakout": {"window": 10, "k": 1.5},
+    "donchian_breakout": {"entry": 10, "exit": 5},
+}
+REPLAY_SETTINGS = {
+    "both-stops": {"direction": "both", "size": "50%", "stop_loss": "2atr", "take_profit": "1%", "trailing_stop": "0.3%"},
+    "long-risk": {"direction": "long", "size": "1%risk,max=20", "stop_loss": "0.002", "trailing_stop": "3atr20"},
+    "short-units": {"direction": "short", "size": "1000"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", REPLAY_SETTINGS, ids=str)
+@pytest.mark.parametrize("name", TEMPLATED)
+def test_generated_cbot_trades_like_the_backtest(tmp_path, replay_bars, name, case):
+    """The generated C# replayed (mono) over the same bars, with the engine's indicator values and fills,
+    makes the engine's trades: same bars, sides, units, prices and P/L (see workbench.codegen.replay)."""
+    from workbench.backtest import run
+    from workbench.codegen.replay import replay_cbot
+
+    settings = {**REPLAY_SETTINGS[case], "contract": "EURUSD"}
+    engine = run(replay_bars, name, REPLAY_PARAMS[name], **settings).trades
+    generate(name, REPLAY_PARAMS[name], settings, out_dir=tmp_path, check=False)
+    bot = replay_cbot(next(tmp_path.glob("*.cs")), replay_bars)
+    assert engine.height >= 3, "too few trades to compare"
+    assert bot.height == engine.height
+    assert bot["entry_bar"].to_list() == engine["entry_bar"].to_list()
+    assert bot["exit_bar"].to_list() == engine["exit_bar"].to_list()
+    assert bot["direction"].to_list() == [1 if d == "long" else -1 for d in engine["direction"]]
+    for ours, theirs in (
+        ("entry_price", "entry_price"),
+        ("exit_price", "exit_price"),
+        ("units", "size"),
+        ("pnl", "pnl"),
+    ):
+        np.testing.assert_allclose(
+            bot[ours].to_numpy(), engine[theirs].to_numpy(), rtol=1e-9, atol=1e-9, err_msg=ours
+        )
+
+
+def test_replay_catches_a_wrong_bot(tmp_path, replay_bars):
+    """The comparison is not blind: a bot with a wrong decision rule or a wrong size trades differently."""
+    from workbench.backtest import run
+    from workbench.codegen.replay import replay_cbot
+
+    generate("sma_cross", {"fast": 5, "slow": 20}, {"direction": "long"}, out_dir=tmp_path, check=False)
+    src = tmp_path / "SmaCrossBot.cs"
+    good = src.read_text()
+    engine = run(replay_bars, "sma_cross", {"fast": 5, "slow": 20}, direction="long").trades
+    assert replay_cbot(src, replay_bars)["exit_bar"].to_list() == engine["exit_bar"].to_list()
+    lagged = "return a.Last(2) > b.Last(2) && a.Last(0) < b.Last(0); }"  # a cross over two bars
+    src.write_text(good.replace("return a.Last(1) > b.Last(1) && a.Last(0) < b.Last(0); }", lagged, 1))
+    assert replay_cbot(src, replay_bars)["exit_bar"].to_list() != engine["exit_bar"].to_list()
+    src.write_text(
+        good.replace(
+            "units = Account.Equity * SizeValue / 100.0 / price;",
+            "units = Account.Equity * SizeValue / 100.0 / (price * 1.01);",
+        )
+    )
+    assert not np.allclose(
+        replay_cbot(src, replay_bars)["units"].to_numpy(), engine["size"].to_numpy(), rtol=1e-6
+    )
