@@ -29,6 +29,7 @@ __all__ = [
     "BacktestWidget",
     "OptimizeWidget",
     "MLWidget",
+    "InferWidget",
     "equity_chart",
     "notebook",
 ]
@@ -42,6 +43,7 @@ _WIDGETS: dict[str, str] = {
     "BacktestWidget": "workbench.ui.backtest",
     "OptimizeWidget": "workbench.ui.optimize",
     "MLWidget": "workbench.ui.ml",
+    "InferWidget": "workbench.ui.infer",
     "equity_chart": "workbench.ui.ingest",
 }
 
