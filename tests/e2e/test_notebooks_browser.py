@@ -65,7 +65,11 @@ NOTEBOOKS = sorted(
     for p in NOTEBOOK_DIR.rglob("*.ipynb")
     if ".ipynb_checkpoints" not in p.parts
 )
-RUN_TIMEOUT_S = {"02_rag_chat.ipynb": 400, "04_optimize.ipynb": 600}  # else 300 (most take 10-45 s)
+RUN_TIMEOUT_S = {
+    "02_rag_chat.ipynb": 400,
+    "04_optimize.ipynb": 600,
+    "05_ml.ipynb": 500,
+}  # else 300 (most take 10-45 s)
 # Bokeh plots (one canvas each) every notebook draws at least
 PLOTS = {
     "00_quickstart.ipynb": 2,  # balance over drawdown
@@ -73,11 +77,13 @@ PLOTS = {
     "02_rag_chat.ipynb": 0,
     "03_backtest.ipynb": 6,  # widget heatmap + equity/drawdown, then the same with the functions
     "04_optimize.ipynb": 2,  # the widget's Pareto scatter, the fold's Pareto scatter
+    "05_ml.ipynb": 8,  # widget importance, regimes, equity/drawdown; importance, equity/drawdown, regime bars
     "dashboards/optimization.ipynb": 2,  # Pareto scatter, parameter heatmap
     "dashboards/overview.ipynb": 5,  # balance, drawdown, monthly heatmap, weekday and hour bars
     "reports/backtest_report.ipynb": 5,
     "reports/compare_report.ipynb": 4,
     "reports/optimization_report.ipynb": 3,
+    "reports/ml_report.ipynb": 0,  # charts only once a model is registered (05_ml registers one)
 }
 ENV_DROPPED = ("PANEL_INLINE", "BOKEH_RESOURCES", "JUPYTER_CONFIG_PATH", "JUPYTER_PATH")
 

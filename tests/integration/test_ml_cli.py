@@ -114,3 +114,12 @@ def test_errors_are_one_line(home):
     assert len(line) == 1 and "no registered model 'nope'" in line[0] and "Traceback" not in p.stderr
     p = _cli(home, "ml", "train", "--data", "EURUSD:1h", "--model", "nope", "--json", check=False)
     assert p.returncode == 1 and "Traceback" not in p.stderr and "model" in p.stderr
+
+
+def test_model_report_renders(home, trained, tmp_path):
+    out = tmp_path / "ml.html"
+    p = _cli(home, "report", "ml", "-p", f"model={trained['model']}", "-o", str(out), "--json")
+    assert json.loads(p.stdout)["title"] == f"Model {trained['model']} v1 · lightgbm on EURUSD:1h"
+    page = out.read_text()
+    assert "naive shuffled k-fold mean" in page and "Traceback" not in page
+    assert f"{trained['cv']['mean']:.2f}" in page  # the purged mean, as the table writes it

@@ -83,6 +83,41 @@ import ray
 
 assert not ray.is_initialized()  # the notebook's last cell stopped the Ray the widget started
 """,
+    "05_ml.ipynb": """
+# the widget trained with purged CV; its table shows every fold, the mean, naive k-fold and chance
+assert result is not None and w.result is result and result.cv.scheme == "purged"
+assert w.cv_frame.height == result.cv.folds + 3 and w.regime_chart is not None and w.equity_chart is not None
+# leakage: on overlapping labels naive shuffled k-fold scores better (lower log loss) than purged CV
+assert naive["log_loss"] < purged["log_loss"] and set(leak["scheme"]) == {"naive", "purged", "cpcv", "walk_forward"}
+# the noise is stated with numbers: no out-of-sample edge worth the name on hourly EURUSD
+assert noise["purged_auc"] < 0.6 and abs(noise["corr_proba_return"]) < 0.2
+assert noise["walk_forward_hit_rate"] < noise["majority_rate"] + 0.05
+# regimes stored per bar, and the stored signal backtest broken down by them
+assert ws.store.scalar("SELECT count(*) FROM regimes WHERE symbol = 'EURUSD'") == bars.height
+assert by["trades"].sum() == ws.trades(signal_id).height == sig.metrics["trades"]
+# registry: the same predictions back, a promotion decided by the gate and recorded with its reasons
+assert same and loaded.version == reg.version and len(promotion.reasons) == 3
+assert promotion.promoted == registry.Gate().check(registry.Evidence.of(result, sig.overfit))[0]
+assert registry.promotions(reg.name, ws).height == 1
+""",
+    "06_infer_codegen.ipynb": """
+# the bot's rules found from its trades alone (same strategy and parameters, entry F1 measured >= 0.95)
+assert result.strategy == "rsi_reversion" and result.params == truth, (result.strategy, result.params)
+assert result.agreement.entry_f1 >= 0.95 and result.settings["stop_loss"].endswith("atr")
+assert again.to_dict()["agreement"] == result.to_dict()["agreement"] and again.backtest_id is None
+assert sum(again.exits["counts"].values()) == ws.trades(bot_id).height == exits.height
+# the stored replay is what the widget generated from, and the cBot compiles where mcs is installed
+import shutil
+
+assert ws.backtest(result.backtest_id).info["parameters"] == result.params
+assert code is not None and w.source and bot.compiled is (True if shutil.which("mcs") else None)
+assert "no stored bars of EURUSD cover its trades" in refusal
+""",
+    "reports/ml_report.ipynb": """
+# the test's workspace holds no registered model: the report says how to train one (the rendered report
+# of a real model: tests/integration/test_ml_cli.py)
+assert m is None and listed.height == 0
+""",
     "dashboards/overview.ipynb": """
 assert dashboard.error is None and ids
 dashboard.select(ids[-1])  # what picking a backtest does; then back to the first
