@@ -286,6 +286,8 @@ def infer_trades(
     t_start = time.perf_counter()
     notes = list(notes or [])
     say = progress or (lambda f, s: None)
+    if key and "symbol" not in bars.columns:  # the engine takes the contract (pip size) from it
+        bars = bars.with_columns(pl.lit(key.partition(":")[0]).alias("symbol"))
     ts = bars["ts"].cast(pl.Datetime("us")).dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
     real = place(trades, ts)
     if real.n == 0:
