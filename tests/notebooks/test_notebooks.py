@@ -100,6 +100,19 @@ assert same and loaded.version == reg.version and len(promotion.reasons) == 3
 assert promotion.promoted == registry.Gate().check(registry.Evidence.of(result, sig.overfit))[0]
 assert registry.promotions(reg.name, ws).height == 1
 """,
+    "06_infer_codegen.ipynb": """
+# the bot's rules found from its trades alone (same strategy and parameters, entry F1 measured >= 0.95)
+assert result.strategy == "rsi_reversion" and result.params == truth, (result.strategy, result.params)
+assert result.agreement.entry_f1 >= 0.95 and result.settings["stop_loss"].endswith("atr")
+assert again.to_dict()["agreement"] == result.to_dict()["agreement"] and again.backtest_id is None
+assert sum(again.exits["counts"].values()) == ws.trades(bot_id).height == exits.height
+# the stored replay is what the widget generated from, and the cBot compiles where mcs is installed
+import shutil
+
+assert ws.backtest(result.backtest_id).info["parameters"] == result.params
+assert code is not None and w.source and bot.compiled is (True if shutil.which("mcs") else None)
+assert "no stored bars of EURUSD cover its trades" in refusal
+""",
     "reports/ml_report.ipynb": """
 # the test's workspace holds no registered model: the report says how to train one (the rendered report
 # of a real model: tests/integration/test_ml_cli.py)
