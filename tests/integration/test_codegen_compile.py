@@ -199,7 +199,7 @@ REPLAY_SETTINGS = {
 
 @pytest.mark.parametrize("case", REPLAY_SETTINGS, ids=str)
 @pytest.mark.parametrize("name", TEMPLATED)
-def test_generated_cbot_trades_like_the_backtest(tmp_path, replay_bars, name, case):
+def test_generated_cbot_trades_like_the_backtest(cache, tmp_path, replay_bars, name, case):
     """The generated C# replayed (mono) over the same bars, with the engine's indicator values and fills,
     makes the engine's trades: same bars, sides, units, prices and P/L (see workbench.codegen.replay)."""
     from workbench.backtest import run
@@ -208,7 +208,7 @@ def test_generated_cbot_trades_like_the_backtest(tmp_path, replay_bars, name, ca
     settings = {**REPLAY_SETTINGS[case], "contract": "EURUSD"}
     engine = run(replay_bars, name, REPLAY_PARAMS[name], **settings).trades
     generate(name, REPLAY_PARAMS[name], settings, out_dir=tmp_path, check=False)
-    bot = replay_cbot(next(tmp_path.glob("*.cs")), replay_bars)
+    bot = replay_cbot(next(tmp_path.glob("*.cs")), replay_bars, cache=cache)
     assert engine.height >= 3, "too few trades to compare"
     assert bot.height == engine.height
     assert bot["entry_bar"].to_list() == engine["entry_bar"].to_list()
@@ -225,7 +225,7 @@ def test_generated_cbot_trades_like_the_backtest(tmp_path, replay_bars, name, ca
         )
 
 
-def test_replay_catches_a_wrong_bot(tmp_path, replay_bars):
+def test_replay_catches_a_wrong_bot(cache, tmp_path, replay_bars):
     """The comparison is not blind: a bot with a wrong decision rule or a wrong size trades differently."""
     from workbench.backtest import run
     from workbench.codegen.replay import replay_cbot
@@ -234,10 +234,10 @@ def test_replay_catches_a_wrong_bot(tmp_path, replay_bars):
     src = tmp_path / "SmaCrossBot.cs"
     good = src.read_text()
     engine = run(replay_bars, "sma_cross", {"fast": 5, "slow": 20}, direction="long").trades
-    assert replay_cbot(src, replay_bars)["exit_bar"].to_list() == engine["exit_bar"].to_list()
+    assert replay_cbot(src, replay_bars, cache=cache)["exit_bar"].to_list() == engine["exit_bar"].to_list()
     lagged = "return a.Last(2) > b.Last(2) && a.Last(0) < b.Last(0); }"  # a cross over two bars
     src.write_text(good.replace("return a.Last(1) > b.Last(1) && a.Last(0) < b.Last(0); }", lagged, 1))
-    assert replay_cbot(src, replay_bars)["exit_bar"].to_list() != engine["exit_bar"].to_list()
+    assert replay_cbot(src, replay_bars, cache=cache)["exit_bar"].to_list() != engine["exit_bar"].to_list()
     src.write_text(
         good.replace(
             "units = Account.Equity * SizeValue / 100.0 / price;",
@@ -245,5 +245,5 @@ def test_replay_catches_a_wrong_bot(tmp_path, replay_bars):
         )
     )
     assert not np.allclose(
-        replay_cbot(src, replay_bars)["units"].to_numpy(), engine["size"].to_numpy(), rtol=1e-6
+        replay_cbot(src, replay_bars, cache=cache)["units"].to_numpy(), engine["size"].to_numpy(), rtol=1e-6
     )

@@ -11,6 +11,8 @@ indicators differ from the engine's is the parity report's business. Not cTrader
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from workbench.codegen.compiler import find_mcs
+from workbench.codegen.compiler import _cache_dir, find_mcs, mcs_version
 from workbench.errors import ConfigError
 
 __all__ = ["SIM_SOURCE", "replay_cbot"]
@@ -28,8 +30,32 @@ TIMEOUT_S = 300
 _COLUMNS = ("entry_bar", "exit_bar", "direction", "units", "entry_price", "exit_price", "pnl", "exit_reason")
 
 
+def _simulator(mcs: str, cache: Path | None) -> Path:
+    """The simulator compiled once into ``replay-<hash>.exe`` (cached beside the stub DLL)."""
+    key = hashlib.sha256(SIM_SOURCE.read_bytes() + mcs_version(mcs).encode()).hexdigest()[:16]
+    folder = _cache_dir(cache)
+    exe = folder / f"replay-{key}.exe"
+    if not exe.exists():
+        tmp = folder / f".replay-{key}-{os.getpid()}.exe"
+        proc = subprocess.run(
+            [mcs, f"-out:{tmp}", str(SIM_SOURCE)], capture_output=True, text=True, timeout=TIMEOUT_S
+        )
+        if proc.returncode != 0:
+            raise ConfigError(
+                "the replay simulator does not compile: "
+                + " ".join((proc.stdout + proc.stderr).split())[:400]
+            )
+        os.replace(tmp, exe)
+    return exe
+
+
 def replay_cbot(
-    source: Path | str, bars: pl.DataFrame, *, cash: float = 10_000.0, pip_size: float = 1e-4
+    source: Path | str,
+    bars: pl.DataFrame,
+    *,
+    cash: float = 10_000.0,
+    pip_size: float = 1e-4,
+    cache: Path | None = None,
 ) -> pl.DataFrame:
     """The trades of the generated cBot ``source`` replayed over ``bars`` (open/high/low/close), one row per
     closed trade: bar indices, direction (+1/-1), units, prices, P/L, exit reason (signal/stop/take_profit).
@@ -37,10 +63,11 @@ def replay_cbot(
     mcs, mono = find_mcs(), shutil.which("mono")
     if mcs is None or mono is None:
         raise ConfigError("replay needs Mono (mcs and mono: apt-get install mono-mcs mono-runtime)")
+    sim = _simulator(mcs, cache)
     with tempfile.TemporaryDirectory(prefix="wb-replay-") as tmp:
-        exe = Path(tmp) / "replay.exe"
+        dll = Path(tmp) / "bot.dll"
         proc = subprocess.run(
-            [mcs, "-nowarn:169,414,649", f"-out:{exe}", str(SIM_SOURCE), str(source)],
+            [mcs, "-target:library", "-nowarn:169,414,649", f"-r:{sim}", f"-out:{dll}", str(source)],
             capture_output=True, text=True, timeout=TIMEOUT_S,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -48,7 +75,7 @@ def replay_cbot(
                               + " ".join((proc.stdout + proc.stderr).split())[:400])  # fmt: skip
         csv = Path(tmp) / "bars.csv"
         bars.select("open", "high", "low", "close").write_csv(csv, float_precision=17)
-        run = subprocess.run([mono, str(exe), str(csv), repr(float(cash)), repr(float(pip_size))],
+        run = subprocess.run([mono, str(sim), str(dll), str(csv), repr(float(cash)), repr(float(pip_size))],
                              capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
         if run.returncode != 0:
             raise ConfigError(f"{Path(source).name}: replay failed: " + " ".join(run.stderr.split())[:400])

@@ -346,14 +346,15 @@ namespace cAlgo.Replay
     using cAlgo.API;
     using cAlgo.API.Internals;
 
-    // replay.exe BARS.csv CASH PIP: the one Robot subclass of this assembly over the bars (open,high,low,close)
+    // replay.exe BOT.dll BARS.csv CASH PIP: the one Robot subclass of BOT.dll (compiled against this
+    // assembly) over the bars (open,high,low,close)
     public static class Program
     {
         public static int Main(string[] args)
         {
             var ci = CultureInfo.InvariantCulture;
-            var rows = File.ReadAllLines(args[0]).Skip(1).Select(l => l.Split(',').Select(v => double.Parse(v, ci)).ToArray()).ToArray();
-            var type = typeof(Program).Assembly.GetTypes().Single(t => t.IsSubclassOf(typeof(Robot)) && !t.IsAbstract);
+            var rows = File.ReadAllLines(args[1]).Skip(1).Select(l => l.Split(',').Select(v => double.Parse(v, ci)).ToArray()).ToArray();
+            var type = Assembly.LoadFrom(args[0]).GetTypes().Single(t => t.IsSubclassOf(typeof(Robot)) && !t.IsAbstract);
             var bot = (Robot)Activator.CreateInstance(type);
             foreach (var prop in type.GetProperties())  // the [Parameter] defaults, as cTrader sets them
             {
@@ -364,8 +365,8 @@ namespace cAlgo.Replay
             }
             bot.O = rows.Select(r => r[0]).ToArray(); bot.H = rows.Select(r => r[1]).ToArray();
             bot.L = rows.Select(r => r[2]).ToArray(); bot.C = rows.Select(r => r[3]).ToArray();
-            bot.Cash = double.Parse(args[1], ci);
-            bot.Sim = new Sim(bot, double.Parse(args[2], ci));
+            bot.Cash = double.Parse(args[2], ci);
+            bot.Sim = new Sim(bot, double.Parse(args[3], ci));
             bot.Run();
             return 0;
         }
