@@ -235,6 +235,26 @@ def engine_settings(settings: Mapping[str, Any] | None, symbol: str | None = Non
     return EngineSettings.build(**raw, contract=contract or None, symbol=symbol)
 
 
+def _stops_as_settings(
+    params: Mapping[str, Any] | None, settings: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stops given as parameters (a swept grid key ``stop_loss``, the legacy ``sl``/``tp`` fractions of the
+    entry price, as the engine's parameters carry them) moved to the settings they stand for."""
+    p, s = dict(params or {}), dict(settings or {})
+    for key, name in (("sl", "stop_loss"), ("tp", "take_profit"), *((n, n) for n in STOP_PROPS)):
+        if key not in p:
+            continue
+        value = p.pop(key)
+        if key in ("sl", "tp") and value is not None:
+            value = f"{float(value) * 100:.12g}%"  # the engine's sl=x is stop_loss="(100x)%"
+        if s.get(name) not in (None, "", value):
+            raise ConfigError(
+                f"{key}={value} is given as a parameter and {name}={s[name]} as a setting; give it once"
+            )
+        s[name] = value
+    return p, s
+
+
 def bot_model(
     strategy: str | StrategySpec,
     params: Mapping[str, Any] | None = None,
@@ -252,13 +272,8 @@ def bot_model(
     if name in UNSUPPORTED:
         raise StrategyError(f"strategy {name!r} cannot be generated: {UNSUPPORTED[name]}")
     spec = get_strategy(strategy)
-    legacy = {k for k in (params or {}) if k in ("sl", "tp", *STOP_PROPS)}
-    if legacy:
-        raise ConfigError(
-            f"parameter(s) {', '.join(sorted(legacy))} are engine settings; give stops as settings "
-            "(stop_loss='1%', take_profit=..., trailing_stop=...)"
-        )
-    values = spec.check(dict(params or {}))
+    params, settings = _stops_as_settings(params, settings)
+    values = spec.check(params)
     es = engine_settings(settings, symbol)
     symbol = symbol or es.contract.symbol
     cls = class_name(spec.name)

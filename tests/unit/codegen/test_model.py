@@ -59,7 +59,7 @@ def test_read_parameters_inverts_the_cbotset_values():
         ("model", {}, {}, StrategyError, "cannot be generated"),
         ("no_such", {}, {}, RegistryError, "unknown strategy"),
         ("sma_cross", {"fast": 60, "slow": 50}, {}, StrategyError, "constraint"),
-        ("sma_cross", {"sl": 0.01}, {}, ConfigError, "engine settings"),
+        ("sma_cross", {"sl": 0.01}, {"stop_loss": "2%"}, ConfigError, "give it once"),
         ("sma_cross", {}, {"size": "10%vol"}, ConfigError, "volatility target"),
         ("sma_cross", {}, {"stop_los": "1%"}, ConfigError, "unknown key"),
     ],
@@ -105,3 +105,9 @@ def test_files_and_parity_json(tmp_path):
                                             ("1d", "D1"), ("1w", "W1"), ("1mo", "Month1"), ("tick", None)])  # fmt: skip
 def test_ctrader_periods(tf, period):
     assert ctrader_period(tf) == period
+
+
+def test_stops_given_as_parameters_become_settings():
+    m = bot_model("sma_cross", {"fast": 5, "slow": 30, "sl": 0.015, "take_profit": "2atr"}, {})
+    assert m.values == {"fast": 5, "slow": 30}
+    assert m.settings["stop_loss"] == "1.5%" and m.settings["take_profit"] == "2atr"
