@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import polars as pl
 
 from workbench.errors import ConfigError, DataError
@@ -56,15 +57,19 @@ class ReplayFeed:
     def __init__(
         self, frame: pl.DataFrame, *, start: int = 0, speed: float | str = "max", step: int = 0
     ) -> None:
-        self.rows = bars_to_tuples(frame)
+        ts = frame["ts"].dt.cast_time_unit("us").dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+        vol = frame["volume"].fill_null(0.0) if "volume" in frame.columns else pl.Series([0.0] * frame.height)
+        cols = [ts.astype(np.float64), *(frame[c].cast(pl.Float64).to_numpy() for c in ("open", "high", "low", "close")),
+                vol.cast(pl.Float64).to_numpy()]  # fmt: skip
+        self.rows = np.column_stack(cols)  # one row per bar; µs timestamps < 2**53 are exact in a double
         self.bars_per_year = _bars_per_year(frame)
         self.i = start
         self.speed = speed
         self.step = step
         self.t0 = time.monotonic()
-        self.ts0 = self.rows[start][0] if start < len(self.rows) else 0
+        self.ts0 = float(self.rows[start, 0]) if start < len(self.rows) else 0.0
 
-    def poll(self, timeout_s: float) -> list[BarTuple] | None:
+    def poll(self, timeout_s: float) -> np.ndarray | None:
         if self.i >= len(self.rows):
             return None
         if self.speed == "max":

@@ -165,9 +165,7 @@ class TradingEnv:
                 self.i = int(self.np_random.integers(lo, hi))
                 self.end = min(n - 1, self.i + self.episode_bars)
                 self.broker = SimBroker(self.settings, RiskManager(), "RL")
-                self.broker.process(
-                    self.hist, self.i, self.i + 1, lambda i, pos: 0, _NanList(), _no_atr, _zero
-                )
+                self.broker.process(self.hist, self.i, self.i + 1, lambda i, pos: 0, _NanList(), _no_atr)
                 self.broker.drain()
                 return self._obs(), {}
 
@@ -176,9 +174,7 @@ class TradingEnv:
                 before = self.broker.equity
                 self.broker.submit(target, self.i, 0) if target != self.broker.pos else None
                 self.i += 1
-                self.broker.process(
-                    self.hist, self.i, self.i + 1, lambda i, pos: pos, _NanList(), _no_atr, _zero
-                )
+                self.broker.process(self.hist, self.i, self.i + 1, lambda i, pos: pos, _NanList(), _no_atr)
                 self.broker.drain()
                 after = self.broker.equity
                 reward = math.log(after / before) if after > 0 and before > 0 else -1.0
@@ -195,10 +191,6 @@ class _NanList:
 
 def _no_atr(s: int, j: int) -> float:
     return math.nan
-
-
-def _zero(i: int) -> int:
-    return 0
 
 
 @POLICIES.register("ppo")

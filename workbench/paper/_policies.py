@@ -8,6 +8,7 @@ that just closed, before they decide. ``state()`` / ``restore()`` and ``checkpoi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -36,10 +37,11 @@ class History:
 
     _COLS = ("ts", "open", "high", "low", "close", "volume")
 
-    def extend(self, rows: list[tuple[int, float, float, float, float, float]]) -> None:
-        if not rows:
+    def extend(self, rows: list[tuple[int, float, float, float, float, float]] | np.ndarray) -> None:
+        """Append bars: tuples ``(ts_us, open, high, low, close, volume)`` or an (n, 6) float array."""
+        if len(rows) == 0:
             return
-        cols = list(zip(*rows, strict=True))
+        block = np.asarray(rows, dtype=np.float64)  # µs timestamps < 2**53: exact in a double
         need = self.n + len(rows)
         if need > self._cap:
             cap = max(need, 2 * self._cap, 1024)
@@ -49,9 +51,10 @@ class History:
                     buf[: self.n] = self._arr[name][: self.n]
                 self._arr[name] = buf
             self._cap = cap
-        for name, col in zip(self._COLS, cols, strict=True):
-            getattr(self, name).extend(col)
+        for k, name in enumerate(self._COLS):
+            col = block[:, k]
             self._arr[name][self.n : need] = col
+            getattr(self, name).extend((col.astype(np.int64) if name == "ts" else col).tolist())
         self.n = need
 
     def array(self, name: str) -> np.ndarray:
@@ -98,26 +101,27 @@ class StrategyPolicy:
         self.spec = get_strategy(strategy)
         self.name = self.spec.name
         self.params = dict(params)
-        self.spec.check({k: v for k, v in self.params.items() if k not in _ENGINE_KEYS})
         self.allow_long = direction in ("long", "both")
         self.allow_short = direction in ("short", "both")
         self.offset = 0
         self.flags: list[tuple[bool, bool, bool, bool]] = []
+        self._rules = _plain_rules(
+            self.spec.rules(**self.spec.check(_strategy_params(self.params))).resolved()
+        )
 
     def prepare(self, hist: History, start: int, stop: int) -> None:
-        from workbench.backtest import signals
-
-        if stop < 2:  # the engine needs 2 bars; no rule can fire on the first bar (a cross needs two)
-            self.offset, self.flags = start, [(False, False, False, False)] * (stop - start)
-            return
-        sig = signals(hist.frame(stop), self.spec, self.params).slice(start, stop - start)
         self.offset = start
-        self.flags = list(
-            zip(
-                *(sig[c].to_list() for c in ("long_entry", "long_exit", "short_entry", "short_exit")),
-                strict=True,
-            )
-        )
+        if stop < 2:  # no rule can fire on the first bar (a cross needs two)
+            self.flags = [(False, False, False, False)] * (stop - start)
+            return
+        if self._rules is None:  # a rule shape only the engine evaluates: its signals() on the prefix
+            from workbench.backtest import signals
+
+            sig = signals(hist.frame(stop), self.spec, self.params).slice(start, stop - start)
+            cols = [sig[c].to_list() for c in ("long_entry", "long_exit", "short_entry", "short_exit")]
+            self.flags = list(zip(*cols, strict=True))
+            return
+        self.flags = list(zip(*_rule_flags(self._rules, hist, start, stop), strict=True))
 
     def decide(self, i: int, pos: int) -> int:
         le, lx, se, sx = self.flags[i - self.offset]
@@ -142,6 +146,84 @@ class StrategyPolicy:
 
 
 _ENGINE_KEYS = ("sl", "tp", "stop_loss", "take_profit", "trailing_stop")
+
+
+def _strategy_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in _ENGINE_KEYS}
+
+
+def _plain_rules(rules: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The four crossovers when every line is one this module evaluates (indicator rows, their
+    difference, a constant, an EMA of the crossing line); None otherwise (then the engine's signals)."""
+    from workbench.backtest.spec import Const, Cross, Diff, Ind, Smooth
+
+    def plain(x: Any) -> bool:
+        if isinstance(x, Ind):
+            return x.name != "vol"  # vol annualises with the whole series' calendar
+        if isinstance(x, Diff):
+            return plain(x.left) and plain(x.right)
+        if isinstance(x, Smooth):
+            return plain(x.line) and x.span >= 1
+        return isinstance(x, Const)
+
+    for c in rules:
+        if c is not None and not (
+            isinstance(c, Cross) and plain(c.a) and plain(c.b) and c.direction in (1, -1)
+        ):
+            return None
+    return rules
+
+
+def _rule_flags(rules: tuple[Any, ...], hist: History, start: int, stop: int) -> list[list[bool]]:
+    """The four rule flags of bars ``start:stop``, from the indicators (``workbench.backtest.indicators``,
+    the engine's) computed on bars ``0:stop``, with the engine's crossing rule: ``a`` crosses above ``b``
+    at bar i when ``a[i-1] < b[i-1]`` and ``a[i] > b[i]`` (strict; NaN never crosses); an EMA of the
+    crossing line is ``ema(line, span)`` (the kernel's running EMA, bit for bit)."""
+    from workbench.backtest.indicators import INDICATORS, OHLC, ema
+    from workbench.backtest.spec import Const, Diff, Ind
+
+    ohlc = OHLC(
+        *(hist.array(c)[:stop] for c in ("open", "high", "low", "close", "volume")), bars_per_year=math.nan
+    )
+    cache: dict[Any, np.ndarray] = {}
+
+    def line(x: Any) -> np.ndarray | float:
+        if isinstance(x, Const):
+            return x.value
+        if x in cache:
+            return cache[x]
+        if isinstance(x, Ind):
+            out = np.asarray(INDICATORS.get(x.name)(ohlc, *x.args), dtype=np.float64)
+        elif isinstance(x, Diff):
+            out = line(x.left) - line(x.right)
+        else:  # Smooth
+            out = ema(np.ascontiguousarray(line(x.line)), x.span)
+        cache[x] = out
+        return out
+
+    lo = max(start, 1)
+    flags: list[list[bool]] = []
+    done: dict[int, list[bool]] = {}
+    for cross in rules:
+        if cross is None:
+            flags.append([False] * (stop - start))
+            continue
+        if id(cross) in done:
+            flags.append(done[id(cross)])
+            continue
+        a, b = line(cross.a), line(cross.b)
+        a_now, a_prev = a[lo:stop], a[lo - 1 : stop - 1]
+        b_now = b[lo:stop] if isinstance(b, np.ndarray) else b
+        b_prev = b[lo - 1 : stop - 1] if isinstance(b, np.ndarray) else b
+        hit = (
+            (a_prev < b_prev) & (a_now > b_now)
+            if cross.direction > 0
+            else (a_prev > b_prev) & (a_now < b_now)
+        )
+        out = ([False] if start == 0 else []) + hit.tolist()
+        done[id(cross)] = out
+        flags.append(out)
+    return flags
 
 
 @POLICIES.register("model")

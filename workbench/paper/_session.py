@@ -27,7 +27,6 @@ from workbench.store import Q as _SQL
 
 __all__ = ["Session", "start_session", "resume", "control"]
 
-_DAY_US = 86_400_000_000
 Listener = Callable[[str, dict[str, Any]], None]
 
 
@@ -143,7 +142,7 @@ class Session:
         leftover: list[Any] = []
         try:
             while not self._stop.is_set():
-                if leftover:
+                if len(leftover):
                     rows, leftover = leftover, []
                 else:
                     rows = feed.poll(0.2)
@@ -151,7 +150,7 @@ class Session:
                 if rows is None:
                     ended = True
                     break
-                if not rows:
+                if len(rows) == 0:
                     if time.monotonic() - last_commit > 1.0:  # apply operator controls while idle
                         self._commit([], "running")
                         last_commit = time.monotonic()
@@ -216,11 +215,9 @@ class Session:
             atrs = self._atr_arrays()
             vol = self._vol()
             prep = (time.perf_counter() - t0) / (stop - start)
-            ts = hist.ts
             lat: list[float] = []
             n_orders = len(broker.orders)
-            broker.process(hist, start, stop, self.policy.decide, vol, lambda s, j: atrs[s][j],
-                           lambda i: ts[i] // _DAY_US, lat)  # fmt: skip
+            broker.process(hist, start, stop, self.policy.decide, vol, lambda s, j: atrs[s][j], lat)
             self.latencies.extend(x + prep for x in lat)
             self.decisions_total += stop - start
             self.last_bar_wall = time.time()

@@ -128,9 +128,7 @@ def commit_step(
                 name,
                 _frame([[t[k] for k in TRADE_SCHEMA] for t in records["trades"]], TRADE_SCHEMA),
             )
-            _insert(
-                con, Q.paper_insert_equity, name, _frame([list(e) for e in records["equity"]], EQUITY_SCHEMA)
-            )
+            _insert(con, Q.paper_insert_equity, name, _frame(records["equity"], EQUITY_SCHEMA))
             events = list(risk_events) + list(extra_events)
             if events:
                 seq = con.execute(Q.paper_next_risk_seq, [name]).fetchall()[0][0]

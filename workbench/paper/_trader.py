@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from workbench.backtest.settings import STOP_ATR, STOP_FRACTION, STOP_NAMES, STOP_PRICE, EngineSettings
-from workbench.risk import HALTED, Order, RiskManager, RiskState
+from workbench.risk import ACTIVE, HALTED, Order, RiskManager, RiskState
 
 __all__ = ["Broker", "SimBroker", "Bars", "EXIT_REASONS"]
 
@@ -29,6 +29,7 @@ EXIT_REASONS = ("signal", "stop_loss", "take_profit", "bankrupt", "trailing_stop
 C_COMMISSION, C_PER_UNIT, C_PER_ORDER, C_SPREAD, C_SPREAD_PRICE, C_SLIPPAGE, C_SLIPPAGE_PRICE = range(7)
 SIZE_UNITS, SIZE_FRACTION, SIZE_VOL_TARGET, SIZE_CASH, SIZE_RISK = 0, 1, 2, 3, 4
 NAN = math.nan
+_DAY_US = 86_400_000_000
 
 
 class Broker(Protocol):
@@ -306,109 +307,123 @@ class SimBroker:
         decide: Callable[[int, int], int],
         vol: list[float] | np.ndarray,
         atr_at: Callable[[int, int], float],
-        day_of: Callable[[int], int],
         latencies: list[float] | None = None,
     ) -> None:
         """Bars ``start:stop`` of ``bars``: fills, stops, the policy's decision (``decide(i, pos)`` ->
-        target -1/0/+1) and marking, as the engine does. ``latencies`` receives each bar's time from
-        arrival to decision (seconds)."""
+        target -1/0/+1) and marking, as the engine does; then the risk manager's bar close (UTC day,
+        peak, kill-switch levels). ``latencies`` receives each bar's time from arrival to decision (s)."""
         ts_, o_, h_, l_, c_ = bars.ts, bars.open, bars.high, bars.low, bars.close
         rm, rs, costs = self.risk, self.rstate, self.costs
+        rows = self.equity_rows
         perf = time.perf_counter
+        timed = latencies is not None
+        watch = rm.watches_levels
         for i in range(start, stop):
-            t0 = perf() if latencies is not None else 0.0
-            if not self.bust:
-                ts = ts_[i]
-                # 1. the order decided at the previous close fills at this open
-                if self.pending is not None:
-                    tgt, oid, kind = self.pending
-                    self.pending = None
-                    pos = self.pos
-                    closed = False
-                    if pos != 0 and tgt != pos:
-                        self._close(_slip(o_[i], -pos, costs), i, ts, 5 if kind == "kill_switch" else 0, oid)
-                        closed = True
-                    if tgt != 0 and self.pos == 0:
-                        self._enter(tgt, o_[i], i, ts, i - 1, vol[i - 1], atr_at, oid)
-                    elif closed:
-                        self._update(oid, "filled", None, None, 0.0, i)
-                # 2. stops inside this bar
-                if self.stops_on and self.pos != 0:
-                    reason, px = self._stop_hit(o_[i], h_[i], l_[i])
-                    if reason > 0:
-                        oid = self.next_order
-                        self.next_order += 1
-                        self.orders.append({"order_id": oid, "bar": i, "ts": ts, "target": 0, "from_pos": self.pos,
-                                            "kind": EXIT_REASONS[reason], "status": "pending", "rule": None,
-                                            "reason": None})  # fmt: skip
-                        self._close(px, i, ts, reason, oid)
-                        self._update(oid, "filled", None, None, 0.0, i)
-                # 3. the policy decides at the close
-                pos = self.pos
-                tgt = decide(i, pos)
-                self.decisions += 1
-                if tgt != pos:
-                    if not self.fill_close:
-                        self.submit(tgt, i, ts)
-                    else:
-                        oid = self.submit(tgt, i, ts)
-                        self.pending = None
-                        if pos != 0:
-                            self._close(_slip(c_[i], -pos, costs), i, ts, 0, oid)
-                        if tgt != 0:
-                            self._enter(tgt, c_[i], i, ts, i, vol[i], atr_at, oid)
-                        else:
-                            self._update(oid, "filled", None, None, 0.0, i)
-                if latencies is not None:
+            t0 = perf() if timed else 0.0
+            ts = ts_[i]
+            if self.bust:
+                rows.append((i, ts, self.equity, 100.0 if self.peak > 0 else 0.0, 0, 0.0))
+                if timed:
                     latencies.append(perf() - t0)
-                # 4. mark to market
-                if self.pos != 0:
-                    eq = self.cash + self.pos * self.units * (c_[i] - self.ep)
-                    if eq <= 0:
-                        if self.pending is not None:
-                            self._update(
-                                self.pending[1], "cancelled", "bankrupt", "the account went bust", 0.0, i
-                            )
-                            self.pending = None
-                        oid = self.next_order
-                        self.next_order += 1
-                        self.orders.append({"order_id": oid, "bar": i, "ts": ts, "target": 0, "from_pos": self.pos,
-                                            "kind": "bankrupt", "status": "pending", "rule": None, "reason": None})  # fmt: skip
-                        self._close(c_[i], i, ts, 3, oid)
+                continue
+            # 1. the order decided at the previous close fills at this open
+            if self.pending is not None:
+                self._fill_pending(i, ts, o_[i], vol, atr_at)
+            # 2. stops inside this bar
+            if self.stops_on and self.pos != 0:
+                reason, px = self._stop_hit(o_[i], h_[i], l_[i])
+                if reason > 0:
+                    self._exit_order(i, ts, px, reason)
+            # 3. the policy decides at the close
+            pos = self.pos
+            tgt = decide(i, pos)
+            if tgt != pos:
+                oid = self.submit(tgt, i, ts)
+                if self.fill_close:
+                    self.pending = None
+                    if pos != 0:
+                        self._close(_slip(c_[i], -pos, costs), i, ts, 0, oid)
+                    if tgt != 0:
+                        self._enter(tgt, c_[i], i, ts, i, vol[i], atr_at, oid)
+                    else:
                         self._update(oid, "filled", None, None, 0.0, i)
-                        eq = 0.0
-                        self.bust = True
-                else:
-                    eq = self.cash
-                    if eq <= 0:
-                        eq = 0.0
-                        self.bust = True
-                self.equity = eq
-                # 5. risk: day, peak, kill switch levels (a HALTED switch flattens at the next fill)
-                rs.equity = eq
+            if timed:
+                latencies.append(perf() - t0)
+            # 4. mark to market
+            pos = self.pos
+            if pos != 0:
+                eq = self.cash + pos * self.units * (c_[i] - self.ep)
+                if eq <= 0:
+                    if self.pending is not None:
+                        self._update(
+                            self.pending[1], "cancelled", "bankrupt", "the account went bust", 0.0, i
+                        )
+                        self.pending = None
+                    self._exit_order(i, ts, c_[i], 3)
+                    eq = 0.0
+                    self.bust = True
+            else:
+                eq = self.cash
+                if eq <= 0:
+                    eq = 0.0
+                    self.bust = True
+            self.equity = eq
+            # 5. risk at the close: the UTC day, the peak, the kill-switch levels (HALTED flattens)
+            rs.equity = eq
+            if eq > self.peak:
+                self.peak = rs.peak_equity = eq
+            day = ts // _DAY_US
+            if day != rm.day:
+                rm.day = day
+                self.day_start = rs.day_start_equity = eq
+            if watch or rm.switch.state != ACTIVE:
                 rs.bar = i
-                rs.positions[self.symbol] = self.pos * self.units
-                rs.prices[self.symbol] = c_[i]
-                before = rm.switch.state
-                rm.on_bar(rs, day_of(i))
+                rm.on_bar(rs, day)
                 if (
                     rm.switch.state == HALTED
                     and self.pos != 0
                     and rm.config.flatten_on_halt
                     and (self.pending is None or self.pending[0] != 0)
                 ):
-                    if before != HALTED or self.pending is None:
-                        self.submit(0, i, ts, "kill_switch")
-                        if self.fill_close:
-                            tgt, oid, _ = self.pending
-                            self.pending = None
-                            self._close(_slip(c_[i], -self.pos, costs), i, ts, 5, oid)
-                            self._update(oid, "filled", None, None, 0.0, i)
-                            self.equity = self.cash
-                self.peak = rs.peak_equity
-                self.day_start = rs.day_start_equity
-            dd = (1.0 - self.equity / self.peak) * 100.0 if self.peak > 0 else 0.0
-            self.equity_rows.append((i, ts_[i], self.equity, dd, self.pos, self.pos * self.units))
+                    oid = self.submit(0, i, ts, "kill_switch")
+                    if self.fill_close:
+                        self.pending = None
+                        self._close(_slip(c_[i], -self.pos, costs), i, ts, 5, oid)
+                        self._update(oid, "filled", None, None, 0.0, i)
+                        self.equity = eq = self.cash
+            pos = self.pos
+            rows.append(
+                (i, ts, eq, (1.0 - eq / self.peak) * 100.0 if self.peak > 0 else 0.0, pos, pos * self.units)
+            )
+        self.decisions += stop - start
+
+    def _fill_pending(
+        self, i: int, ts: int, op: float, vol: Any, atr_at: Callable[[int, int], float]
+    ) -> None:
+        tgt, oid, kind = self.pending
+        self.pending = None
+        pos = self.pos
+        closed = False
+        if pos != 0 and tgt != pos:
+            self._close(_slip(op, -pos, self.costs), i, ts, 5 if kind == "kill_switch" else 0, oid)
+            closed = True
+        if tgt != 0 and self.pos == 0:
+            self._enter(tgt, op, i, ts, i - 1, vol[i - 1], atr_at, oid)
+        elif closed:
+            self._update(oid, "filled", None, None, 0.0, i)
+        else:
+            self._update(
+                oid, "cancelled", None, "nothing to do: the position was already at the target", 0.0, i
+            )
+
+    def _exit_order(self, i: int, ts: int, px: float, reason: int) -> None:
+        """A broker-side exit (stop, take-profit, trailing stop, bankruptcy) as an order filled at once."""
+        oid = self.next_order
+        self.next_order += 1
+        self.orders.append({"order_id": oid, "bar": i, "ts": ts, "target": 0, "from_pos": self.pos,
+                            "kind": EXIT_REASONS[reason], "status": "pending", "rule": None, "reason": None})  # fmt: skip
+        self._close(px, i, ts, reason, oid)
+        self._update(oid, "filled", None, None, 0.0, i)
 
     def drain(self) -> dict[str, list[Any]]:
         """The records of the step, handed to the store; the lists start empty again."""

@@ -224,6 +224,10 @@ class RiskManager:
         self.rejected: dict[str, int] = {}
         self.resized: dict[str, int] = {}
         self._wins: list[float] = []  # closed-trade returns for Kelly (pnl / notional)
+        # whether on_bar has anything to do beyond the day and the peak (the bar loop's fast path)
+        self.watches_levels = (
+            self.config.reduce_drawdown_pct is not None or self.config.halt_drawdown_pct is not None
+        )
 
     @property
     def audit(self) -> list[AuditEvent]:
@@ -237,18 +241,19 @@ class RiskManager:
         if self.day != day:
             self.day = day
             state.day_start_equity = state.equity
-        if state.equity > state.peak_equity:
-            state.peak_equity = state.equity
-        dd = state.drawdown_pct
+        eq, peak = state.equity, state.peak_equity
+        if eq > peak:
+            state.peak_equity = peak = eq
+        dd = (1.0 - eq / peak) * 100.0 if peak > 0 else 0.0
         sw = self.switch
-        sw.observe(dd, state.bar)
+        sw._drawdown, sw._bar = dd, state.bar
         cfg = self.config
-        if cfg.halt_drawdown_pct is not None and dd >= cfg.halt_drawdown_pct and sw.state != HALTED:
-            sw.trip(f"drawdown {dd:.2f}% >= halt_drawdown_pct {cfg.halt_drawdown_pct:g}%", "risk")
-        elif cfg.reduce_drawdown_pct is not None and dd >= cfg.reduce_drawdown_pct and sw.state == ACTIVE:
-            sw.trip(f"drawdown {dd:.2f}% >= reduce_drawdown_pct {cfg.reduce_drawdown_pct:g}%", "risk",
-                    state=REDUCING)  # fmt: skip
-        elif sw.state == REDUCING and cfg.reduce_drawdown_pct is not None and sw.can_resume()[0]:
+        halt, reduce = cfg.halt_drawdown_pct, cfg.reduce_drawdown_pct
+        if halt is not None and dd >= halt and sw.state != HALTED:
+            sw.trip(f"drawdown {dd:.2f}% >= halt_drawdown_pct {halt:g}%", "risk")
+        elif reduce is not None and dd >= reduce and sw.state == ACTIVE:
+            sw.trip(f"drawdown {dd:.2f}% >= reduce_drawdown_pct {reduce:g}%", "risk", state=REDUCING)
+        elif sw.state == REDUCING and reduce is not None and sw.can_resume()[0]:
             sw.resume("risk")
 
     def on_trade(self, pnl: float, notional: float, bar: int) -> None:

@@ -95,3 +95,33 @@ def test_every_unfilled_order_has_a_reason(ws):
     assert unfilled.filter(pl.col("status") != "pending")["reason"].null_count() == 0
     assert set(unfilled["rule"].drop_nulls()) == {"max_units"}
     assert out["trades"] == []  # nothing could open
+
+
+def test_policy_flags_are_the_engines_signals(ws):
+    """The policy evaluates the strategy's rules itself (cheap per bar); bar for bar they are the
+    engine's ``signals()``, for every library strategy, in steps of uneven size."""
+    from workbench.backtest.spec import STRATEGIES
+    from workbench.paper import History, StrategyPolicy
+    from workbench.paper._feeds import bars_to_tuples
+
+    bars = ws.bars("GOOG:1d")
+    rows = bars_to_tuples(bars)
+    get_strategy("sma_cross")
+    for name in STRATEGIES.names():
+        if name == "model":
+            continue
+        policy = StrategyPolicy(name, {}, "both")
+        assert policy._rules is not None  # the library's rules take the fast path
+        hist, got = History(), []
+        for a, b in ((0, 1), (1, 2), (2, 700), (700, 701), (701, len(rows))):
+            hist.extend(rows[a:b])
+            policy.prepare(hist, a, b)
+            got.extend(policy.flags)
+        sig = signals(bars, name)
+        want = list(
+            zip(
+                *(sig[c].to_list() for c in ("long_entry", "long_exit", "short_entry", "short_exit")),
+                strict=True,
+            )
+        )
+        assert got == want, name
