@@ -74,10 +74,10 @@ def codegen(args: argparse.Namespace) -> Result:
 
     settings = {k: getattr(args, k) for k in _SETTINGS if getattr(args, k) is not None}
     if (args.id is None) == (args.strategy is None):
-        raise ConfigError("codegen: give a BACKTEST_ID or --strategy NAME (one of them)")
+        raise ConfigError("codegen:arguments: give a BACKTEST_ID or --strategy NAME (one of them)")
     if args.id is not None:
         if args.param:
-            raise ConfigError("codegen: -p is for --strategy; a backtest brings its own parameters")
+            raise ConfigError("codegen:arguments: -p is for --strategy; a backtest brings its own parameters")
         ws = open_workspace(read_only=True)
         kw: dict[str, Any] = {"target": args.target, "check": args.check}
         if args.out:
