@@ -84,7 +84,7 @@ def codegen(args: argparse.Namespace) -> Result:
             kw["out_dir"] = Path(args.out)
         if settings:
             raise ConfigError(
-                "codegen: settings flags are for --strategy; a backtest brings its own settings"
+                "codegen:arguments: settings flags are for --strategy; a backtest brings its own settings"
             )
         r = generate_from_backtest(ws, args.id, **kw)
     else:
