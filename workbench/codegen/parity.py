@@ -229,6 +229,15 @@ def _settings(m: BotModel, target: str) -> list[Entry]:
             "an exit or the opposite entry closes; an allowed entry opens or reverses (close, then open)",
         ),
         _e(
+            "bankruptcy",
+            "rule",
+            "equity <= 0 at a bar's close: everything closed at that close, the run ends",
+            f"{plat}'s margin stop-out",
+            "platform",
+            "the bot has no bankruptcy rule of its own: the broker's stop-out (margin level) closes positions "
+            "instead, usually earlier; a backtest that went bust differs from that bar on",
+        ),
+        _e(
             "cash",
             "setting",
             f"{s['cash']:g}",
