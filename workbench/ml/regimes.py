@@ -181,6 +181,7 @@ def fit_hmm(
 ) -> RegimeModel:
     """Fit the HMM on the rows before ``fit_until`` (all rows when None); see the module docs."""
     from hmmlearn.hmm import GaussianHMM
+    from threadpoolctl import threadpool_limits
 
     if n_states < 1:
         raise ConfigError(f"n_states must be >= 1, got {n_states}")
@@ -199,7 +200,9 @@ def fit_hmm(
     hmm = GaussianHMM(
         n_components=n_states, covariance_type="full", n_iter=n_iter, random_state=seed, tol=1e-4
     )
-    hmm.fit(z)
+    # tiny matrices: BLAS/OpenMP threads only contend (10x slower on a busy machine)
+    with threadpool_limits(1):
+        hmm.fit(z)
     order = np.argsort(hmm.means_[:, 1], kind="stable")  # by volatility: 0 = calmest
     ts_last = bars["ts"][rows - 1] if rows else None
     return RegimeModel(

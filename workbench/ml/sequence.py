@@ -15,68 +15,69 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
-__all__ = ["SequenceClassifier"]
+__all__ = ["SequenceClassifier", "LSTMNet", "TCNNet"]
 
 
-def _nets():
-    import torch
-    from torch import nn
+class LSTMNet(nn.Module):
+    """``layers``-deep LSTM; the last step's hidden state -> one logit."""
 
-    class LSTMNet(nn.Module):
-        def __init__(self, n_in: int, hidden: int, layers: int, dropout: float) -> None:
-            super().__init__()
-            self.rnn = nn.LSTM(
-                n_in, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
-            )
-            self.head = nn.Linear(hidden, 1)
+    def __init__(self, n_in: int, hidden: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(
+            n_in, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0
+        )
+        self.head = nn.Linear(hidden, 1)
 
-        def forward(self, x):  # x: (batch, window, features)
-            out, _ = self.rnn(x)
-            return self.head(out[:, -1, :]).squeeze(-1)
+    def forward(self, x):  # x: (batch, window, features)
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1, :]).squeeze(-1)
 
-    class CausalConv(nn.Module):
-        def __init__(self, c_in: int, c_out: int, dilation: int, dropout: float) -> None:
-            super().__init__()
-            self.pad = 2 * dilation  # kernel 3: (3 - 1) * dilation on the left only
-            self.conv = nn.Conv1d(c_in, c_out, 3, dilation=dilation)
-            self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
-            self.drop = nn.Dropout(dropout)
 
-        def forward(self, x):  # (batch, channels, time)
-            y = torch.relu(self.conv(nn.functional.pad(x, (self.pad, 0))))
-            return self.drop(y) + self.skip(x)
+class CausalConv(nn.Module):
+    """Kernel-3 dilated convolution padded on the left only (reads steps <= t), ReLU, residual."""
 
-    class TCNNet(nn.Module):
-        def __init__(self, n_in: int, hidden: int, window: int, dropout: float) -> None:
-            super().__init__()
-            blocks, c, d = [], n_in, 1
-            while True:
-                blocks.append(CausalConv(c, hidden, d, dropout))
-                c = hidden
-                if 1 + 2 * (2 * d - 1) >= window:
-                    break
-                d *= 2
-            self.blocks = nn.Sequential(*blocks)
-            self.head = nn.Linear(hidden, 1)
+    def __init__(self, c_in: int, c_out: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.pad = 2 * dilation
+        self.conv = nn.Conv1d(c_in, c_out, 3, dilation=dilation)
+        self.skip = nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.drop = nn.Dropout(dropout)
 
-        def forward(self, x):  # x: (batch, window, features)
-            y = self.blocks(x.transpose(1, 2))
-            return self.head(y[:, :, -1]).squeeze(-1)
+    def forward(self, x):  # (batch, channels, time)
+        y = torch.relu(self.conv(nn.functional.pad(x, (self.pad, 0))))
+        return self.drop(y) + self.skip(x)
 
-    return LSTMNet, TCNNet
+
+class TCNNet(nn.Module):
+    """Causal dilated convolutions (1, 2, 4, ...) until the receptive field covers the window."""
+
+    def __init__(self, n_in: int, hidden: int, window: int, dropout: float) -> None:
+        super().__init__()
+        blocks, c, d = [], n_in, 1
+        while True:
+            blocks.append(CausalConv(c, hidden, d, dropout))
+            c = hidden
+            if 1 + 2 * (2 * d - 1) >= window:
+                break
+            d *= 2
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):  # x: (batch, window, features)
+        y = self.blocks(x.transpose(1, 2))
+        return self.head(y[:, :, -1]).squeeze(-1)
 
 
 class _OneThread:
     def __enter__(self):
-        import torch
-
-        self.torch = torch
         self.threads = torch.get_num_threads()
         torch.set_num_threads(1)
 
     def __exit__(self, *exc: Any) -> None:
-        self.torch.set_num_threads(self.threads)
+        torch.set_num_threads(self.threads)
 
 
 class SequenceClassifier:
@@ -113,8 +114,6 @@ class SequenceClassifier:
     # -- data --------------------------------------------------------------------------------------
 
     def _prepare(self, X: Any):
-        import torch
-
         x = np.array(X, dtype=np.float32, copy=True)
         bad = np.isnan(x)
         if bad.any():
@@ -127,8 +126,6 @@ class SequenceClassifier:
     # -- sklearn-like API ----------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> SequenceClassifier:
-        import torch
-
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y).astype(np.float32)
         with np.errstate(all="ignore"):
@@ -141,7 +138,6 @@ class SequenceClassifier:
         self.n_features_in_ = X.shape[1]
         with _OneThread():
             torch.manual_seed(self.seed)
-            LSTMNet, TCNNet = _nets()
             if self.kind == "lstm":
                 net = LSTMNet(X.shape[1], self.hidden, self.layers, self.dropout)
             elif self.kind == "tcn":
@@ -165,15 +161,13 @@ class SequenceClassifier:
                     loss = loss_fn(net(windows[b]), target[b])
                     loss.backward()
                     opt.step()
-                    total += float(loss) * b.shape[0]
+                    total += float(loss.detach()) * b.shape[0]
                 self.losses_.append(total / max(n, 1))
             net.eval()
         self.net_ = net
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        import torch
-
         with _OneThread(), torch.no_grad():
             windows = self._prepare(np.asarray(X, dtype=np.float64))
             parts = [
