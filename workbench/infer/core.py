@@ -359,7 +359,7 @@ def infer_trades(
     rules_text: list[str] = []
     if best is None or best["ag"].entry_f1 < min_f1:
         say(0.9, "learning rules (no library strategy agrees well)")
-        alt = _learned(bars, real, best["settings"] if best else base, ts, tol, notes)
+        alt = _learned(bars, real, base, ts, tol, notes, atr_, pip)
         if alt is not None and (best is None or alt["ag"].score > best["ag"].score):
             best, learned = alt, True
             replayed.insert(0, alt)
@@ -491,7 +491,7 @@ def _refine_stops(bars, real: TradeBars, r: dict, ex, atr_, ts, tol: int, pip) -
             r["res"], r["cand"] = best_res
 
 
-def _learned(bars, real: TradeBars, settings, ts, tol, notes) -> dict | None:
+def _learned(bars, real: TradeBars, settings, ts, tol, notes, atr_, pip) -> dict | None:
     from workbench.backtest.indicators import INDICATORS
 
     try:
@@ -502,22 +502,32 @@ def _learned(bars, real: TradeBars, settings, ts, tol, notes) -> dict | None:
     lr = learn_rules(bars, real)
     replay_bars = lr.bars(bars)
     params = {"depth": lr.depth}
+    # the tree predicts entries only: exits are the opposite entry and stops, estimated here from every
+    # real exit (no rule to tell signal exits apart), then refined by replaying like a library strategy's
+    ex = classify_exits(real, None, atr_, tol)
+    settings = dict(settings)
+    for which in ("stop_loss", "take_profit"):
+        est = estimate_stop(real, ex, which, atr_)
+        if est and not settings.get(which):
+            settings[which] = format_stop(est[0][0], est[0][1], pip)
     try:
         res, cand = _replay(replay_bars, LEARNED_STRATEGY, params, settings, ts)
     except WorkbenchError as exc:
         notes.append(f"learned rules not replayed: {exc}")
         return None
     ag, _ = agreement(real, cand, tol)
-    return {
+    r = {
         "spec": LEARNED_STRATEGY,
         "params": params,
-        "settings": dict(settings),
+        "settings": settings,
         "ag": ag,
         "res": res,
         "cand": cand,
         "rules": lr.rules or ["the tree predicts no entry anywhere"],
         "bars": replay_bars,
     }
+    _refine_stops(replay_bars, real, r, ex, atr_, ts, tol, pip)
+    return r
 
 
 # -- the workspace entry point ------------------------------------------------------------------------
