@@ -105,6 +105,21 @@ def test_regimes_and_the_regime_breakdown_of_the_signal_backtest(home, trained):
     table = ws.breakdown(bid, "regime")
     assert table["trades"].sum() == ws.trades(bid).height == trained["backtest"]["trades"]
     assert set(table["key"].drop_nulls().to_list()) <= {0, 1}
+    # the thresholds and the regime filter swept like any strategy, stored with the overfitting checks
+    p = _cli(home, "ml", "backtest", trained["model"], "--data", "EURUSD:1h", "--param", "upper=0.5,0.55",
+             "--param", "lower=0.45,0.5", "--param", "regime=-1,0", "--regimes", "--json")  # fmt: skip
+    sweep = json.loads(p.stdout)
+    assert sweep["combos"] == 8 and sweep["signal"] == "walk_forward" and sweep["in_sample"] is False
+    stored = ws.optimization_results(sweep["optimization_id"])
+    assert stored.height == 8 and sweep["overfitting"]["n_trials"] <= 8
+    best = ws.trades(sweep["backtest_ids"][0])
+    assert best.height == sweep["best"]["metrics"]["trades"]
+    if sweep["best"]["params"]["regime"] == 0:  # entries signalled only on bars of regime 0
+        from workbench.ml.regime_store import stored_regimes
+
+        reg = stored_regimes(ws, "EURUSD:1h")
+        fill = np.searchsorted(reg["ts"].to_numpy(), best["open_time"].to_numpy())  # next-open fills
+        assert (reg["regime"].to_numpy()[fill - 1] == 0).all()
 
 
 def test_errors_are_one_line(home):

@@ -1,4 +1,5 @@
-"""Machine-learning commands: ``ml train``, ``ml regimes``, ``ml models``, ``ml predict`` (docs/ml.md).
+"""Machine-learning commands: ``ml train``, ``ml backtest``, ``ml regimes``, ``ml models``, ``ml predict``
+(docs/ml.md).
 
 A thin skin over :mod:`workbench.ml` (train, regimes), :mod:`workbench.ml.registry` (MLflow) and
 :mod:`workbench.ml.signal` (the model's signal backtested through the engine's ``model`` strategy).
@@ -377,3 +378,111 @@ def predict(args: argparse.Namespace) -> Result:
         f"({out['long']} long, {out['short']} short, {out['flat']} flat), {out['per_second']:.0f} bars/s"
     )
     return Result(out, text)
+
+
+# -- backtest ---------------------------------------------------------------------------------------------
+
+
+def _backtest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="registered model name")
+    p.add_argument("--data", required=True, metavar="SYMBOL:TF", help="stored bars, e.g. EURUSD:1h")
+    p.add_argument("--version", type=int, default=None, help="model version (default: the latest)")
+    p.add_argument("--alias", default=None, help="model alias, e.g. production")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="k=start:stop[:step]",
+        help="threshold grid of the model strategy: upper=0.5:0.6:0.02, lower=0.4:0.5:0.02, regime=-1,0,1 "
+        "(default upper=0.5,0.52,0.55,0.6 x lower=0.5,0.48,0.45,0.4)",
+    )
+    p.add_argument(
+        "--signal",
+        default="walk_forward",
+        choices=("walk_forward", "model"),
+        help="walk_forward: retrain the model's spec fold by fold, trade only out-of-sample predictions "
+        "(default); model: the registered model's own predictions (in-sample on its training bars)",
+    )
+    p.add_argument("--folds", type=int, default=5, help="walk-forward folds (default 5)")
+    p.add_argument("--regimes", action="store_true", help="add the stored HMM regimes (for regime=K)")
+    p.add_argument("--allow", default=None, metavar="K,K", help="enter only in these stored regimes")
+    p.add_argument("--no-confidence", action="store_true", help="full size on every entry (not |2p-1|)")
+    p.add_argument("--rank-by", default="sharpe", help="metric that picks the best combination")
+    p.add_argument("--direction", default="both", choices=("long", "short", "both"), help="default both")
+    p.add_argument("--fill", default="next_open", choices=("next_open", "close"), help="fill price")
+    for flag in ("--commission", "--spread", "--slippage"):
+        p.add_argument(flag, default="0", help="as in `workbench backtest` (default 0)")
+    p.add_argument("--size", default="100%", help="as in `workbench backtest` (default 100%%)")
+    for flag in ("--stop-loss", "--take-profit", "--trailing-stop", "--contract"):
+        p.add_argument(flag, default=None, help="as in `workbench backtest`")
+    p.add_argument("--cash", type=float, default=10_000.0, help="initial cash")
+
+
+@command(
+    "ml backtest",
+    "sweep a registered model's signal thresholds through the engine's model strategy; store it like "
+    "`workbench backtest` (deflated Sharpe, PBO)",
+    _backtest_args,
+)
+def backtest(args: argparse.Namespace) -> Result:
+    from workbench.backtest import parse_grid
+    from workbench.errors import DataError
+    from workbench.ml.regime_store import stored_regimes
+    from workbench.ml.registry import _plain, load
+    from workbench.ml.signal import signal_bars, threshold_grid, walk_forward_proba
+    from workbench.ml.train import bars_hash
+    from workbench.optimize import run_sweep
+
+    ws = _ws()
+    bars = ws.bars(args.data)
+    m = load(args.name, args.version, alias=args.alias, ws=ws)
+    m.check_features()
+    if args.signal == "walk_forward":
+        lin = m.lineage
+        proba = walk_forward_proba(
+            bars, model=m.model_name, label=_label(lin["label_spec"]),
+            folds=args.folds, seed=int(lin.get("seed", 0)), params=lin.get("params") or {}, spec=m.feature_spec,
+        )  # fmt: skip
+    else:
+        proba = m.predict(bars)
+    regimes = None
+    if args.regimes or args.allow:
+        regimes = stored_regimes(ws, args.data)
+        if regimes.height == 0:
+            raise DataError(
+                f"no regimes stored for {args.data}; run `workbench ml regimes --data {args.data}` first",
+                where="--regimes",
+            )
+    allow = [int(x) for x in args.allow.split(",")] if args.allow else None
+    sb = signal_bars(bars, proba, regimes=regimes, confidence=not args.no_confidence, allow=allow)
+    default = threshold_grid().to_dict(as_series=False)  # upper x lower of the default levels
+    grid = parse_grid(args.param) if args.param else {"upper": default["upper"], "lower": default["lower"]}
+    engine = {
+        "fill": args.fill, "direction": args.direction, "commission": args.commission, "spread": args.spread,
+        "slippage": args.slippage, "size": args.size, "stop_loss": args.stop_loss,
+        "take_profit": args.take_profit, "trailing_stop": args.trailing_stop, "contract": args.contract,
+        "cash": args.cash,
+    }  # fmt: skip
+    out = run_sweep(ws, "model", args.data, grid, rank_by=args.rank_by, bars=sb, **engine)
+    data = out.to_dict()
+    data.update(
+        model=m.name,
+        version=m.version,
+        signal=args.signal,
+        predictions=int(sb["proba"].is_not_null().sum()),
+        in_sample=args.signal == "model" and bars_hash(bars) == m.lineage.get("bars_hash"),
+    )
+    data = _plain(data)
+    best = data["best"]
+    text = (
+        f"{m.name} v{m.version} {args.signal} signal on {args.data}: {data['combos']} threshold combinations; "
+        f"best {best['params']} sharpe {best['metrics'].get('sharpe')}; stored as optimisation "
+        f"#{data['optimization_id']}, best as backtest #{data['backtest_ids'][0]}"
+    )
+    return Result(data, text)
+
+
+def _label(spec: dict[str, Any]) -> Any:
+    from workbench.ml import LabelSpec
+
+    return LabelSpec.from_dict(spec)

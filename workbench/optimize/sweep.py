@@ -76,6 +76,7 @@ def run_sweep(
     rank_by: str = "total_return_pct",
     chunk_size: int = 10_000,
     progress: Callable[[int, int], None] | None = None,
+    bars: pl.DataFrame | None = None,
 ) -> SweepOutcome:
     """Sweep ``grid`` over the bars ``data`` (``SYMBOL:TF``) and store it in one transaction.
 
@@ -101,12 +102,16 @@ def run_sweep(
     ``progress(done, total)`` is called with the combinations evaluated so far while the sweep runs
     (every 0.1 s and after each chunk: :func:`workbench.backtest.iter_sweep`); the best combination's
     run, the checks and the store follow (a small share of the time).
+
+    ``bars``: the frame to sweep instead of the stored bars of ``data`` (which still names them): the
+    stored bars with per-bar columns added, e.g. a model's predictions for the ``model`` strategy
+    (:func:`workbench.ml.signal.signal_bars`).
     """
     if rank_by not in DIRECTIONS:
         raise ConfigError(f"--rank-by {rank_by!r} is unknown (known: {', '.join(DIRECTIONS)})")
     t0 = time.perf_counter()
     spec = get_strategy(strategy)
-    bars = ws.bars(data)
+    bars = ws.bars(data) if bars is None else bars
     symbol, _, tf = data.partition(":")
     chosen = EngineSettings.build(
         fill=fill,
