@@ -62,8 +62,12 @@ class Workspace:
         strict: bool | None = None,
         initial_balance: float | None = None,
         tz: str | None = None,
+        columns: dict[str, str] | None = None,
     ):
         """Ingest files and folders; returns an :class:`~workbench.ingest.load.IngestReport`.
+
+        ``columns`` ({field: header}, e.g. ``{"open_time": "Eröffnung"}``) maps a trades CSV's columns
+        before its aliases (headers the workbench does not know; docs/formats.md).
 
         ``strict`` (default ``WORKBENCH_STRICT``) rejects files with platform quirks instead of storing
         them with warnings; ``initial_balance`` (default ``WORKBENCH_INITIAL_BALANCE``) is assumed for
@@ -90,6 +94,7 @@ class Workspace:
             strict=cfg.strict if strict is None else strict,
             initial_balance=cfg.initial_balance if initial_balance is None else initial_balance,
             timezone=cfg.server_tz if tz is None else tz,
+            columns=dict(columns) if columns else None,
         )
         report = ingest_paths(self.store, paths, progress=bar, options=options)
         if index if index is not None else settings().auto_index:

@@ -62,6 +62,32 @@ def _ingest_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="also embed new backtests for `workbench ask` (default: $WORKBENCH_AUTO_INDEX)",
     )
+    p.add_argument(
+        "--columns",
+        default=None,
+        metavar="FIELD=HEADER,...",
+        help="trades CSV columns the workbench does not recognise, e.g. open_time=Eröffnung,close_time=Schluss "
+        "(fields: see docs/formats.md)",
+    )
+
+
+def _column_map(text: str | None) -> dict[str, str] | None:
+    """``"open_time=Eröffnung,close_time=Schluss"`` -> ``{"open_time": "Eröffnung", ...}``."""
+    if not text:
+        return None
+    from workbench.ingest.parsers.trades_csv import FIELDS
+
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        field, sep, header = item.partition("=")
+        if not sep or not field.strip() or not header.strip():
+            raise DataError(f"expected FIELD=HEADER, got {item!r}", file="--columns", where=text)
+        if field.strip() not in FIELDS:
+            raise DataError(
+                f"unknown field {field.strip()!r}; fields: {', '.join(FIELDS)}", file="--columns", where=text
+            )
+        out[field.strip()] = header.strip()
+    return out
 
 
 @command("ingest", "ingest exports (files or folders) into the workspace", _ingest_args)
@@ -75,6 +101,7 @@ def ingest(args: argparse.Namespace) -> Result:
         strict=args.strict,
         initial_balance=args.initial_balance,
         tz=args.tz,
+        columns=_column_map(args.columns),
     )
     data = report.to_dict()
     errors = tuple(f.error for f in report.files if f.status == "rejected" and f.error)

@@ -38,6 +38,7 @@ import polars as pl
 
 from workbench.errors import DataError, StoreError
 from workbench.ingest import parse_bytes
+from workbench.ingest.parsers.trades_csv import column_mapping
 from workbench.ingest.records import TRADES_SCHEMA, Parsed
 from workbench.ingest.registry import MappedFile
 from workbench.ingest.timezones import to_utc
@@ -135,6 +136,7 @@ class Options:
     strict: bool = False  # platform quirks (secondary totals, anomalous rows) reject instead of warning
     initial_balance: float | None = None  # for files that state no balance (None: unknown)
     timezone: str | None = None  # server time zone for files that state none (MetaTrader)
+    columns: dict[str, str] | None = None  # trades CSV: {field: header} before any alias (--columns)
 
 
 def ingest_paths(
@@ -208,7 +210,8 @@ def _ingest_data(
             if known is not None:
                 return known
         try:
-            parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
+            with column_mapping(options.columns):
+                parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
             if isinstance(data, MappedFile) and not data.unchanged():
                 raise DataError(
                     "the file changed while it was being read; ingest it again", file=name, where="-"
@@ -242,10 +245,10 @@ def _ingest_data(
 
 def _known(store: Store, name: str, sha: str, started: datetime) -> FileResult | None:
     """The ``duplicate`` result (logged) when a file with this hash is stored, else None."""
-    known = store.frame(Q.raw_file_by_sha, [sha])
-    if not known.height:
+    known = store.rows(Q.raw_file_by_sha, [sha])
+    if not known:
         return None
-    row = known.row(0, named=True)
+    row = known[0]
     res = FileResult(name, row["format"], "duplicate", row["object_id"], kind=row["kind"], sha256=sha)
     return _log(store, res, started)
 

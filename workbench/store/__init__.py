@@ -158,10 +158,18 @@ class Store:
             con.commit()
 
     def frame(self, sql: str, params: list | tuple | None = None) -> pl.DataFrame:
-        """The result as a polars frame, read through the Arrow C stream interface (no pyarrow import:
-        0.2-0.7 s on the first call of a process; the same frame as ``.pl()``)."""
+        # Through pyarrow (.pl()): reading DuckDB's Arrow C stream directly (pl.DataFrame(relation)) would
+        # spare its import, but DuckDB 2.0's stream export leaks binding objects that nanobind reports on
+        # stderr at every exit. Paths that must not pay the import (ingest) use :meth:`rows`.
         with self.connect() as con:
-            return pl.DataFrame(con.sql(sql, params=list(params) if params else None))
+            return con.sql(sql, params=list(params) if params else None).pl()
+
+    def rows(self, sql: str, params: list | tuple | None = None) -> list[dict]:
+        """A small result as dicts (no pyarrow, no polars conversion)."""
+        with self.connect() as con:
+            cur = con.execute(sql, list(params) if params else [])
+            names = [d[0] for d in cur.description or []]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     def scalar(self, sql: str, params: list | tuple | None = None):
         with self.connect() as con:

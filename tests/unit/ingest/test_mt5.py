@@ -504,3 +504,34 @@ def test_detectors_survive_a_head_cut_mid_character():
     load_all()
     head = real(GOLD).read_bytes()[: HEAD_BYTES - 1]  # odd length: half a UTF-16 code unit
     assert PARSERS.get(TESTER).detect(head, "x.html")
+
+
+def _without_results(text: str) -> str:
+    """The report with its Results block removed (title row and every label/value row up to Orders)."""
+    import re
+
+    a = text.rindex("<tr", 0, text.index(">Results<"))
+    b = text.rindex("<tr", 0, text.index(">Orders<"))
+    block = re.sub(r'<tr align="right">.*?</tr>', "", text[a:b], flags=re.S)
+    block = re.sub(r"<tr>\s*<td[^>]*>\s*<div[^>]*><b>Results</b></div></td>\s*</tr>", "", block)
+    assert "Total Net Profit" not in block and ">Results<" not in block
+    return text[:a] + block + text[b:]
+
+
+@pytest.mark.parametrize("f", [MA, GOLD])
+def test_tester_without_results_block_ingests_its_deals_with_a_warning(f, tmp_path):
+    from workbench.ingest.load import ingest_paths
+    from workbench.store import Store
+
+    path = real(f)
+    whole = parse_file(path)
+    src = tmp_path / path.name
+    src.write_bytes(_reencode(path, _without_results))
+    cut = parse_bytes(src.read_bytes(), path.name)
+    assert cut.warnings[0] == "no Results block: printed totals not reconciled"
+    assert "net_profit" not in cut.stated and "net_profit" in whole.stated  # nothing printed to reconcile
+    assert cut.trades.equals(whole.trades)  # the deals are all there
+    assert cut.stated["final_balance"] == whole.stated["final_balance"]
+    res = ingest_paths(Store(tmp_path / "ws"), [src]).files[0]
+    assert res.status == "ingested" and res.warnings[0] == "no Results block: printed totals not reconciled"
+    assert res.rows == whole.trades.height

@@ -34,12 +34,14 @@ __all__ = [
     "TIME_FORMATS",
 ]
 
-_KEY = re.compile(r"[^a-z0-9]")
+_KEY = re.compile(r"[\W_]+")
 
 
 def header_key(name: str) -> str:
-    """``"Open Time"`` -> ``"opentime"``, ``"<TICKVOL>"`` -> ``"tickvol"``, ``"S / L"`` -> ``"sl"``."""
-    return _KEY.sub("", name.lower())
+    """``"Open Time"`` -> ``"opentime"``, ``"<TICKVOL>"`` -> ``"tickvol"``, ``"S / L"`` -> ``"sl"``,
+    ``"Eröffnungszeit"`` -> ``"eröffnungszeit"``, ``"开仓 时间"`` -> ``"开仓时间"`` (letters and digits of any
+    script kept, case folded; spaces, punctuation and markup dropped)."""
+    return _KEY.sub("", name.casefold())
 
 
 def map_columns(columns: list[str], aliases: Mapping[str, str]) -> dict[str, str]:

@@ -1081,6 +1081,9 @@ def _identity(row: Row) -> Row:
     return row
 
 
+NO_RESULTS = "no Results block: printed totals not reconciled"
+
+
 def tester_report(
     rows: list[Row],
     *,
@@ -1105,15 +1108,15 @@ def tester_report(
             f"no Settings block (no 'Period: H1 (yyyy.mm.dd - yyyy.mm.dd)' value); not an {what}",
             where="Settings",
         )
+    # A report without its Results block (cut by hand, an odd build) still has its deals: they are
+    # ingested, with a warning that no printed total could be reconciled.
     ri = next((k for k in range(si + 1, len(blocks)) if blocks[k]), None)
-    if ri is None:
-        raise DataError(f"no Results block after the Settings; not a complete {what}", where="Results")
-    values = [v for k in (si, ri) for _, ps in blocks[k] for _, v in ps]
+    values = [v for k in (si, ri) if k is not None for _, ps in blocks[k] for _, v in ps]
     num = document_format(rows, lay.tables, values)
     flat = [p for _, ps in blocks[si] for p in ps]
     reading = read_pairs([[p] for p in flat], _settings_places(flat, num))
     settings = dict(reading.values)
-    res_rows = [ps for _, ps in blocks[ri]]
+    res_rows = [ps for _, ps in blocks[ri]] if ri is not None else []
     results_read = read_pairs(res_rows, places(res_rows, _TESTER_RESULTS, num))
     reading.add(results_read)
     for label in ("Expert", "Symbol", "Period", "Initial Deposit"):
@@ -1129,6 +1132,8 @@ def tester_report(
     if ledger.initial_deposit is None:
         raise DataError("the first deal is not the initial balance deal", where="Deals")
     stated, platform, notes = platform_totals(ledger, results)
+    if ri is None:
+        notes.insert(0, NO_RESULTS)
     stated["initial_balance"] = deposit  # "Initial Deposit:"
     platform["initial_balance"] = ledger.initial_deposit  # the first, balance, deal
     stated["final_balance"] = ledger.final_balance  # the Deals table's last Balance (and totals row)

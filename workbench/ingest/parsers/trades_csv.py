@@ -43,11 +43,24 @@ Lines starting with ``#`` before the header carry metadata, ``# key: value`` (or
 reconciled against the rows. Other keys are kept in ``meta``.
 
 Errors name the line and column: ``line 17, column close_time: unrecognised date/time 'x'``.
+
+Headers in other languages: ``LOCALISED_ALIASES`` holds common German, French, Spanish, Russian and
+Chinese names of the same fields ("Eröffnungszeit", "Heure d'ouverture", "Precio de cierre",
+"Время закрытия", "平仓时间"...). Such a header is taken only on evidence: its column's first values
+must read as the field's kind (times as times, numbers as numbers, directions as buy/sell words —
+Kauf/Verkauf, achat/vente, compra/venta, покупка/продажа, 买入/卖出 included). A user's mapping
+(``workbench ingest FILE --columns open_time=Eröffnung,close_time=Schluss``; ``Workspace.ingest(...,
+columns=...)``) comes before both tables. A delimited file with a header row that no format
+recognises is read as a trades CSV, so its rejection names the columns that could not be mapped
+and the fields still needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import PurePath
 from typing import Any
 
@@ -62,6 +75,7 @@ from workbench.ingest.parsers._columns import (
     read_text_csv,
     read_typed_csv,
     scan_preamble,
+    sniff_time_format,
     split_preamble,
     to_datetime,
     to_float,
@@ -70,7 +84,7 @@ from workbench.ingest.records import STATED_KEYS, TRADES_SCHEMA, Parsed, conform
 from workbench.ingest.registry import MappedFile, parser
 from workbench.ingest.text import clean, optional_number
 
-__all__ = ["TRADE_ALIASES"]
+__all__ = ["TRADE_ALIASES", "LOCALISED_ALIASES", "FIELDS", "column_mapping"]
 
 
 def _keys(canonical: str, *headers: str) -> dict[str, str]:
@@ -106,15 +120,137 @@ TRADE_ALIASES: dict[str, str] = {
     **_keys("comment", "comments", "label", "note", "notes", "magic"),
 }
 
+# Common names of the same fields in German, French, Spanish, Russian and Chinese (exports of brokers,
+# journals and platforms in those languages). Taken only on evidence (see ``_evidence``): a name such as
+# "Ouverture" or "Apertura" may head a price as well as a time.
+LOCALISED_ALIASES: dict[str, str] = {
+    **_keys(
+        "open_time",
+        *("Eröffnungszeit", "Eröffnung", "Öffnungszeit", "Einstiegszeit", "Eröffnet", "Zeit Eröffnung"),
+        *("Heure d'ouverture", "Date d'ouverture", "Ouverture", "Heure ouverture", "Date ouverture"),
+        *("Hora de apertura", "Fecha de apertura", "Apertura", "Hora apertura", "Fecha apertura"),
+        *("Время открытия", "Дата открытия", "Открытие", "Открыта"),
+        *("开仓时间", "开仓日期", "开仓", "开始时间"),
+    ),
+    **_keys(
+        "close_time",
+        *("Schließzeit", "Schlusszeit", "Schließung", "Ausstiegszeit", "Geschlossen", "Zeit Schließung"),
+        *("Heure de fermeture", "Date de fermeture", "Fermeture", "Heure de clôture", "Clôture"),
+        *("Hora de cierre", "Fecha de cierre", "Cierre", "Hora cierre", "Fecha cierre"),
+        *("Время закрытия", "Дата закрытия", "Закрытие", "Закрыта"),
+        *("平仓时间", "平仓日期", "平仓", "结束时间"),
+    ),
+    **_keys(
+        "symbol",
+        *("Wertpapier", "Basiswert", "Symbole", "Símbolo", "Simbolo", "Instrumento", "Activo"),
+        *("Символ", "Инструмент", "Тикер", "品种", "交易品种", "商品", "代码"),
+    ),
+    **_keys(
+        "direction",
+        *("Typ", "Richtung", "Seite", "Art", "Sens", "Côté", "Tipo", "Dirección", "Lado"),
+        *("Тип", "Направление", "类型", "方向", "买卖"),
+    ),
+    **_keys(
+        "volume",
+        *("Volumen", "Größe", "Menge", "Lotgröße", "Taille", "Quantité", "Tamaño", "Lotes", "Cantidad"),
+        *("Объем", "Объём", "Лоты", "Количество", "手数", "交易量", "数量"),
+    ),
+    **_keys(
+        "entry_price",
+        *("Eröffnungskurs", "Einstiegskurs", "Eröffnungspreis", "Einstiegspreis", "Kurs Eröffnung"),
+        *("Prix d'ouverture", "Prix ouverture", "Prix d'entrée", "Precio de apertura", "Precio apertura"),
+        *("Precio de entrada", "Цена открытия", "开仓价", "开仓价格"),
+    ),
+    **_keys(
+        "exit_price",
+        *("Schlusskurs", "Schließkurs", "Ausstiegskurs", "Schlusspreis", "Prix de fermeture"),
+        *("Prix de clôture", "Prix de sortie", "Precio de cierre", "Precio cierre", "Precio de salida"),
+        *("Цена закрытия", "平仓价", "平仓价格"),
+    ),
+    **_keys(
+        "commission",
+        *("Kommission", "Provision", "Gebühr", "Gebühren", "Frais", "Comisión", "Comision"),
+        *("Комиссия", "手续费", "佣金"),
+    ),
+    **_keys("swap", *("Zinsen", "Своп", "库存费", "隔夜利息", "掉期")),
+    **_keys(
+        "profit",
+        *("Gewinn", "Bruttogewinn", "Bénéfice", "Gain", "Beneficio", "Ganancia", "Прибыль"),
+        *("盈利", "利润", "盈亏"),
+    ),
+    **_keys(
+        "net_profit",
+        *("Nettogewinn", "Netto", "Bénéfice net", "Profit net", "Résultat net", "Beneficio neto"),
+        *("Ganancia neta", "Чистая прибыль", "净利润", "净盈亏"),
+    ),
+    **_keys(
+        "trade_id",
+        *("Auftrag", "Nummer", "Nr", "Ordre", "Numéro", "Orden", "Número", "Posición"),
+        *("Тикет", "Ордер", "Позиция", "Номер", "订单", "订单号", "单号", "持仓"),
+    ),
+    **_keys(
+        "comment", *("Kommentar", "Bemerkung", "Commentaire", "Comentario", "Комментарий", "注释", "备注")
+    ),
+}
+# Names that are English aliases already keep their English meaning.
+LOCALISED_ALIASES = {k: v for k, v in LOCALISED_ALIASES.items() if k not in TRADE_ALIASES}
+# Every field a user may map (``--columns FIELD=HEADER``) and whether it is required.
+FIELDS = (
+    "open_time",
+    "close_time",
+    "symbol",
+    "direction",
+    "net_profit",
+    "profit",
+    "volume",
+    "entry_price",
+    "exit_price",
+    "stop_loss",
+    "take_profit",
+    "commission",
+    "swap",
+    "pips",
+    "trade_id",
+    "comment",
+)
+_USER_COLUMNS: ContextVar[dict[str, str] | None] = ContextVar("trades_csv_columns", default=None)
+
+
+@contextlib.contextmanager
+def column_mapping(columns: Mapping[str, str] | None) -> Iterator[None]:
+    """Within the block, trades CSVs map ``columns`` ({field: header}) before any alias (the
+    ``--columns`` option; set by :mod:`workbench.ingest.load` around the parse of each file)."""
+    if columns:
+        unknown = [f for f in columns if f not in FIELDS]
+        if unknown:
+            raise DataError(
+                f"--columns: unknown field(s) {', '.join(unknown)}; fields: {', '.join(FIELDS)}",
+                where="--columns",
+            )
+    token = _USER_COLUMNS.set(dict(columns) if columns else None)
+    try:
+        yield
+    finally:
+        _USER_COLUMNS.reset(token)
+
+
 _NUMERIC = ("volume", "entry_price", "exit_price", "stop_loss", "take_profit", "commission", "swap")
 _NUMERIC += ("profit", "net_profit", "pips")
 _DIRECTIONS = {"buy": "long", "long": "long", "sell": "short", "short": "short"}
+# The same words in the languages of LOCALISED_ALIASES (de, fr, es, ru, zh), as trading platforms and
+# brokers' exports write them.
+_DIRECTIONS |= {
+    **dict.fromkeys(("kauf", "kaufen", "achat", "acheter", "compra", "comprar", "покупка", "купить"), "long"),
+    **dict.fromkeys(("买入", "买", "做多", "多"), "long"),
+    **dict.fromkeys(("verkauf", "verkaufen", "vente", "vendre", "venta", "vender"), "short"),
+    **dict.fromkeys(("продажа", "продать", "卖出", "卖", "做空", "空"), "short"),
+}
 _META_LINE = re.compile(r"^\s*([A-Za-z_][\w .-]*?)\s*[:=]\s*(.*?)\s*$")
 _VOLUME_UNITS = {"lots": "lots", "lot": "lots", "units": "units", "quantity": "units", "qty": "units"}
 
 
 def _has_required(headers: list[str]) -> bool:
-    fields = {TRADE_ALIASES.get(header_key(h)) for h in headers}
+    fields = {TRADE_ALIASES.get(header_key(h)) or LOCALISED_ALIASES.get(header_key(h)) for h in headers}
     return {"open_time", "close_time", "direction"} <= fields and bool(fields & {"net_profit", "profit"})
 
 
@@ -123,7 +259,31 @@ def _detect(head: bytes, name: str) -> bool:
         return False
     _, body, _ = split_preamble(head)
     fields = header_fields(body)
-    return fields is not None and _has_required(fields[0])
+    if fields is None:
+        return False
+    return _has_required(fields[0]) or _looks_tabular(body, *fields) or bool(_USER_COLUMNS.get())
+
+
+_NUMBER_LIKE = re.compile(r"^[-+\d.,:/ ]*$")
+
+
+def _looks_tabular(body: bytes, headers: list[str], sep: str) -> bool:
+    """A header row of three or more names (not numbers or dates) over a row of as many fields: a table
+    no other format took. Read as a trades CSV, its rejection names what could not be mapped."""
+    if len(headers) < 3 or any(not h or _NUMBER_LIKE.match(h) for h in headers):
+        return False
+    from workbench.ingest.parsers.bars import _kind_of
+
+    if _kind_of(headers) is not None:  # bars or ticks: never a trades CSV
+        return False
+    lines = body.split(b"\n", 2)
+    if len(lines) < 2 or not lines[1].strip():
+        return False
+    try:
+        row = lines[1].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return row.count(sep) == len(headers) - 1
 
 
 def _metadata(comments: list[str]) -> dict[str, str]:
@@ -173,15 +333,20 @@ def parse(data: bytes | MappedFile, name: str) -> Parsed:
     frame = read_typed_csv(source, sep, skip_lines=skipped, kinds=_kinds)
     if frame is None or frame.columns != headers:
         frame = read_text_csv(data[offset:], sep, header_line=header_line)
-    cols = map_columns(frame.columns, TRADE_ALIASES)
+    cols, doubts = _mapping(frame, _USER_COLUMNS.get(), header_line)
     missing = [f for f in ("open_time", "close_time", "direction") if f not in cols]
     if "net_profit" not in cols and "profit" not in cols:
         missing.append("net_profit (or profit)")
     if "symbol" not in cols and not meta_in.get("symbol"):
         missing.append("symbol (or a '# symbol: NAME' line)")
     if missing:
+        unmapped = [c for c in frame.columns if c not in cols.values()]
+        example = ",".join(f"{f.split(' ')[0]}=HEADER" for f in missing)
         raise DataError(
-            f"missing required column(s) {', '.join(missing)}; found {', '.join(frame.columns)}",
+            f"not a trades CSV the workbench can map: no column for {', '.join(missing)}; columns not "
+            f"recognised: {', '.join(repr(c) for c in unmapped) or 'none'}"
+            + "".join(f"; {d}" for d in doubts)
+            + f"; name them with --columns {example} (fields: {', '.join(FIELDS)})",
             where=f"line {header_line}",
         )
     if frame.height == 0:
@@ -314,3 +479,61 @@ def _require(values: pl.Series, field: str, where: Any) -> None:
         blank = (values == "") if blank is None else blank | (values == "")
     if blank is not None:
         raise DataError(f"{field} is missing", where=f"{where(int(blank.arg_true()[0]))}, column {field}")
+
+
+def _mapping(
+    frame: pl.DataFrame, user: dict[str, str] | None, header_line: int
+) -> tuple[dict[str, str], list[str]]:
+    """``{field: header}``: the user's mapping, then the English aliases, then the localised ones whose
+    values bear them out; and a line for each localised name its values contradicted."""
+    cols: dict[str, str] = {}
+    by_key = {header_key(c): c for c in frame.columns}
+    for field, header in (user or {}).items():
+        found = header if header in frame.columns else by_key.get(header_key(header))
+        if found is None:
+            raise DataError(
+                f"--columns {field}={header}: no such column; the header has "
+                f"{', '.join(repr(c) for c in frame.columns)}",
+                where=f"line {header_line}",
+            )
+        cols[field] = found
+    taken = set(cols.values())
+    rest = [c for c in frame.columns if c not in taken and TRADE_ALIASES.get(header_key(c)) not in cols]
+    for field, header in map_columns(rest, TRADE_ALIASES).items():
+        cols[field] = header
+    doubts: list[str] = []
+    for c in frame.columns:
+        field = LOCALISED_ALIASES.get(header_key(c))
+        if field is None or field in cols or c in cols.values():
+            continue
+        why = _evidence(frame[c], field)
+        if why is None:
+            cols[field] = c
+        else:
+            doubts.append(f"{c!r} reads as {field} by name but {why}")
+    return cols, doubts
+
+
+def _evidence(values: pl.Series, field: str) -> str | None:
+    """None when the first values of a column read as ``field``'s kind, else what they are not."""
+    sample = values.drop_nulls().head(200)
+    if sample.dtype == pl.String:
+        sample = sample.filter(sample.str.strip_chars() != "")
+    if sample.len() == 0:
+        return "it has no values"
+    if field in ("open_time", "close_time"):  # written times (numbers could be prices as well as epochs)
+        if sample.dtype.is_temporal():
+            return None
+        text = sample.cast(pl.String).str.strip_chars()
+        ok = sniff_time_format(text) is not None and to_datetime(text).null_count() == 0
+        return None if ok else f"its values are not times ({sample[0]!r})"
+    if field in _NUMERIC:
+        return None if to_float(sample).null_count() == 0 else f"its values are not numbers ({sample[0]!r})"
+    if field == "direction":
+        words = sample.cast(pl.String).str.strip_chars().str.to_lowercase()
+        bad = words.filter(~words.is_in(list(_DIRECTIONS)))
+        return None if bad.len() == 0 else f"{bad[0]!r} is not a buy/sell word"
+    if field == "symbol":
+        text = sample.cast(pl.String)
+        return None if to_float(text).null_count() == text.len() else f"its values are numbers ({text[0]!r})"
+    return None
