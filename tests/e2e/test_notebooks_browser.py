@@ -78,6 +78,7 @@ PLOTS = {
     "03_backtest.ipynb": 6,  # widget heatmap + equity/drawdown, then the same with the functions
     "04_optimize.ipynb": 2,  # the widget's Pareto scatter, the fold's Pareto scatter
     "05_ml.ipynb": 8,  # widget importance, regimes, equity/drawdown; importance, equity/drawdown, regime bars
+    "06_infer_codegen.ipynb": 2,  # the widget's real vs inferred entries, the same chart from the functions
     "dashboards/optimization.ipynb": 2,  # Pareto scatter, parameter heatmap
     "dashboards/overview.ipynb": 5,  # balance, drawdown, monthly heatmap, weekday and hour bars
     "reports/backtest_report.ipynb": 5,

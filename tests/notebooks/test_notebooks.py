@@ -111,7 +111,7 @@ import shutil
 
 assert ws.backtest(result.backtest_id).info["parameters"] == result.params
 assert code is not None and w.source and bot.compiled is (True if shutil.which("mcs") else None)
-assert "no stored bars of EURUSD cover its trades" in refusal
+assert refusal.startswith("trades:bars: none of its") and "GOOG:1d" in refusal
 """,
     "reports/ml_report.ipynb": """
 # the test's workspace holds no registered model: the report says how to train one (the rendered report
