@@ -235,8 +235,10 @@ def test_replay_catches_a_wrong_bot(cache, tmp_path, replay_bars):
     good = src.read_text()
     engine = run(replay_bars, "sma_cross", {"fast": 5, "slow": 20}, direction="long").trades
     assert replay_cbot(src, replay_bars, cache=cache)["exit_bar"].to_list() == engine["exit_bar"].to_list()
-    lagged = "return a.Last(2) > b.Last(2) && a.Last(0) < b.Last(0); }"  # a cross over two bars
-    src.write_text(good.replace("return a.Last(1) > b.Last(1) && a.Last(0) < b.Last(0); }", lagged, 1))
+    right = "return a.Last(Closed + 1) > b.Last(Closed + 1) && a.Last(Closed) < b.Last(Closed); }"
+    lagged = "return a.Last(Closed + 2) > b.Last(Closed + 2) && a.Last(Closed) < b.Last(Closed); }"  # over two bars
+    assert right in good
+    src.write_text(good.replace(right, lagged, 1))
     assert replay_cbot(src, replay_bars, cache=cache)["exit_bar"].to_list() != engine["exit_bar"].to_list()
     src.write_text(
         good.replace(
