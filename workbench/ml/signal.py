@@ -13,6 +13,9 @@
   (:func:`workbench.optimize.overfit.assess`: deflated Sharpe ratio, PBO by CSCV) — the evidence a
   promotion needs (:class:`workbench.ml.registry.Evidence`).
 * :func:`regime_scale` — a 0/1 ``size_scale`` from stored regimes: a regime filter for *any* strategy.
+* :func:`with_regime_features` — regimes as features: the regime probabilities joined to a features
+  frame by ``ts`` (for :func:`workbench.ml.make_dataset`'s ``features=``). Causal only when the HMM was
+  fitted on bars before the ones it describes (``hmm_regimes(bars, fit_until=...)``).
 
 (The overfitting statistics come from :mod:`workbench.optimize.overfit`, a room above this one, as the
 Ray Tune search of :mod:`workbench.ml.train` comes from :mod:`workbench.optimize.tune`: both are
@@ -37,6 +40,7 @@ __all__ = [
     "walk_forward_proba",
     "backtest_signal",
     "regime_scale",
+    "with_regime_features",
 ]
 
 # the default threshold grid: symmetric bands around 0.5 (upper = 1 - lower)
@@ -85,6 +89,20 @@ def regime_scale(regime: pl.Series | np.ndarray, allow: Sequence[int]) -> np.nda
     bars column ``size_scale`` it lets any strategy enter only in those regimes."""
     r = regime.fill_null(-1).to_numpy() if isinstance(regime, pl.Series) else np.asarray(regime)
     return np.isin(r, np.asarray(list(allow))).astype(np.float64)
+
+
+def with_regime_features(
+    features: pl.DataFrame, regimes: pl.DataFrame, prefix: str = "regime_"
+) -> pl.DataFrame:
+    """``features`` with the regime probabilities ``p_0..p_{K-1}`` of ``regimes`` (``ts, regime, p_k``)
+    as columns ``regime_p_0..``, aligned by ``ts`` (null where ``regimes`` has no row)."""
+    probs = [c for c in regimes.columns if c.startswith("p_")]
+    if not probs:
+        raise DataError("regimes need p_0.. columns (workbench.ml.hmm_regimes)", where="regimes")
+    right = regimes.select(
+        pl.col("ts").cast(features.schema["ts"]), *[pl.col(c).alias(prefix + c) for c in probs]
+    )
+    return features.join(right, on="ts", how="left", maintain_order="left")
 
 
 def walk_forward_proba(

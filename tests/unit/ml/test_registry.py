@@ -13,7 +13,13 @@ import pytest
 from workbench.errors import ConfigError, DataError
 from workbench.ml import registry as R
 from workbench.ml import train
-from workbench.ml.signal import backtest_signal, regime_scale, signal_bars, walk_forward_proba
+from workbench.ml.signal import (
+    backtest_signal,
+    regime_scale,
+    signal_bars,
+    walk_forward_proba,
+    with_regime_features,
+)
 from workbench.workspace import open_workspace
 
 N_BARS = 1600
@@ -141,6 +147,17 @@ def test_signal_bars_confidence_and_regime_filter(bars):
     expect[10:20] = np.abs(2 * np.linspace(0.1, 0.9, 10) - 1) * (np.arange(10, 20) % 3 == 1)
     np.testing.assert_allclose(scale, expect)
     assert regime_scale(pl.Series([0, None, 2, 1]), [1, 2]).tolist() == [0.0, 0.0, 1.0, 1.0]
+    # regimes as features: the probabilities joined by ts, rows without a regime null
+    from workbench.ml import build_features, make_dataset
+
+    feats = build_features(bars)
+    probs = pl.DataFrame({"ts": bars["ts"][100:], "regime": 0, "p_0": np.linspace(0, 1, bars.height - 100)})
+    probs = probs.with_columns(p_1=1 - pl.col("p_0"))
+    joined = with_regime_features(feats, probs)
+    assert joined.columns == [*feats.columns, "regime_p_0", "regime_p_1"] and joined.height == feats.height
+    assert joined["regime_p_0"].null_count() == 100 and joined["regime_p_0"][-1] == 1.0
+    data = make_dataset(bars, label="fixed_horizon:horizon=4", features=joined)
+    assert data.feature_names[-2:] == ["regime_p_0", "regime_p_1"]
 
 
 def test_walk_forward_predictions_never_see_later_bars(bars):
