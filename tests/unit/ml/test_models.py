@@ -66,3 +66,16 @@ def test_sequence_windows_read_only_the_past(synthetic):
     p2 = positive_proba(m, X2[400:])
     np.testing.assert_array_equal(p[:100], p2[:100])
     assert not np.array_equal(p[100:], p2[100:])
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "random_forest", "ensemble", "logreg"])
+def test_small_batch_path_equals_predict_proba(name, synthetic):
+    """positive_proba's direct path for small batches gives predict_proba's numbers (NaNs included)."""
+    X, y = synthetic(800)
+    m = make_model(name, 0, SMALL[name]).fit(X, y)
+    x = X[:40].copy()
+    x[0, 0] = np.nan
+    x[1, 7] = np.nan
+    want = m.predict_proba(x)[:, 1]
+    np.testing.assert_allclose(positive_proba(m, x), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(positive_proba(m, x[3:4]), want[3:4], rtol=1e-12, atol=1e-15)
