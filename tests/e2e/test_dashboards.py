@@ -55,7 +55,7 @@ def test_serve_binds_loopback_unless_asked(tmp_path: Path) -> None:
     cmd = local["command"]
     assert cmd[cmd.index("--address") + 1] == "127.0.0.1"
     assert "*" not in cmd and local["url"] == "http://127.0.0.1:5006/"
-    assert local["dashboards"] == ["optimization", "overview"]
+    assert local["dashboards"] == ["optimization", "overview", "paper"]
     wide = cli_json(tmp_path, "serve", "--dry-run", "--bind-all", "--port", "5100")
     assert wide["command"][wide["command"].index("--address") + 1] == "0.0.0.0"
     assert wide["command"][wide["command"].index("--port") + 1] == "5100"

@@ -113,6 +113,22 @@ assert ws.backtest(result.backtest_id).info["parameters"] == result.params
 assert code is not None and w.source and bot.compiled is (True if shutil.which("mcs") else None)
 assert refusal.startswith("trades:bars: none of its") and "GOOG:1d" in refusal
 """,
+    "07_paper_trading.ipynb": """
+# the replay with non-binding risk limits is the backtest, trade for trade, and says so in its live diff
+assert same and paper_trades.height == backtest.trades.height > 50
+assert w.result["final_equity"] == backtest.metrics["final_equity"] and w.result["live_diff"]["identical"]
+# the kill switch tripped on the drawdown, flattened, rejected every later entry, all audited
+assert halted.risk.switch.state == "HALTED" and audit.height == 1 and audit["to_state"][0] == "HALTED"
+assert rejected_rules == {"kill_switch"} and out["trades"][-1]["exit_reason"] == "kill_switch"
+# the dashboard followed the live session as its bars arrived
+assert dashboard.error is None and seen == sorted(seen) and seen[-1] == 1000 and len(set(seen)) >= 2
+assert resumed_same and again.bars_processed == ws.bars("GOOG:1d").height
+assert learner.policy.learned == goog.height and len(learned["trades"]) > 0
+""",
+    "dashboards/paper.ipynb": """
+# the test's workspace holds no paper session: the dashboard says how to start one
+assert dashboard.error is None and dashboard.empty and "workbench paper run" in dashboard.empty
+""",
     "reports/ml_report.ipynb": """
 # the test's workspace holds no registered model: the report says how to train one (the rendered report
 # of a real model: tests/integration/test_ml_cli.py)

@@ -30,6 +30,8 @@ __all__ = [
     "OptimizeWidget",
     "MLWidget",
     "InferWidget",
+    "PaperWidget",
+    "PaperDashboard",
     "equity_chart",
     "notebook",
 ]
@@ -44,6 +46,8 @@ _WIDGETS: dict[str, str] = {
     "OptimizeWidget": "workbench.ui.optimize",
     "MLWidget": "workbench.ui.ml",
     "InferWidget": "workbench.ui.infer",
+    "PaperWidget": "workbench.ui.paper",
+    "PaperDashboard": "workbench.ui.paper",
     "equity_chart": "workbench.ui.ingest",
 }
 
