@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import sys
 from pathlib import Path
 
@@ -64,6 +65,11 @@ def _api_args(p: argparse.ArgumentParser) -> None:
         help="largest upload (default $WORKBENCH_API_MAX_UPLOAD_MB or 50)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request (uvicorn's access log)")
+    p.add_argument(
+        "--resume-sessions",
+        action="store_true",
+        help="resume the paper sessions the workspace records as running (after a crash or kill -9)",
+    )
 
 
 @command(
@@ -82,6 +88,7 @@ def api(args: argparse.Namespace) -> Result:
             "(127.0.0.1); set WORKBENCH_API_TOKEN instead"
         )
     overrides = {
+        "resume_sessions": args.resume_sessions or None,
         "rate": args.rate,
         "max_upload_bytes": None if args.max_upload_mb is None else int(args.max_upload_mb * 1024 * 1024),
     }
@@ -110,10 +117,18 @@ def api(args: argparse.Namespace) -> Result:
             timeout_graceful_shutdown=10,
         )
     )
+    stopping: list[int] = []
+    # uvicorn handles SIGINT/SIGTERM (graceful shutdown), then re-raises the signal to the handler that was
+    # installed before it: this one records it, so the command ends normally (exit 0, its --json object).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: stopping.append(number))
     server.run()
     if not server.started:
         raise ConfigError(f"--port {args.port}: could not listen on {args.host}:{args.port} (in use?)")
-    return Result({"host": args.host, "port": args.port, "stopped": True}, "workbench api stopped")
+    return Result(
+        {"host": args.host, "port": args.port, "stopped": True, "signal": stopping[0] if stopping else None},
+        "workbench api stopped",
+    )
 
 
 def _token_args(p: argparse.ArgumentParser) -> None:

@@ -177,6 +177,9 @@ def create_app(config: ServiceConfig, *, ws: Any = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if config.resume_sessions:
+            resumed = st.paper.resume_interrupted("workbench api (resumed at start)")
+            log.warning("resumed paper sessions interrupted by a crash: %s", ", ".join(resumed) or "none")
         yield
         st.paper.close()
         st.jobs.close()

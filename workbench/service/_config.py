@@ -40,6 +40,9 @@ class ServiceConfig:
         of the session's timeframe, as the session reports it).
     model_stale_s:
         a session's model older than this makes ``/ready`` fail.
+    resume_sessions:
+        at start, resume every paper session the workspace records as running (the service, or a
+        ``workbench paper run``, died under it: kill -9, a node lost); ``workbench api --resume-sessions``.
     """
 
     home: Path | None = None
@@ -53,6 +56,7 @@ class ServiceConfig:
     upload_suffixes: tuple[str, ...] = UPLOAD_SUFFIXES
     feed_stale_s: float | None = None
     model_stale_s: float = 7 * 24 * 3600.0
+    resume_sessions: bool = False
 
     def __post_init__(self) -> None:
         if self.auth and not self.token:

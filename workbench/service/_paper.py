@@ -133,7 +133,8 @@ class PaperHub:
             raise ConfigError(
                 f"feed {feed!r}: the API runs replays and WebSocket feeds; tail a file with `workbench paper run`"
             )
-        if self._here(request["name"]) is not None:
+        running = self._here(request["name"])
+        if running is not None and running.thread.is_alive():
             raise Conflict(f"paper session {request['name']!r} is already running in this service")
         config = paper.PaperConfig(
             data=request["data"],
@@ -166,9 +167,21 @@ class PaperHub:
     def resume(self, name: str, by: str) -> dict[str, Any]:
         """Continue a stored session in this service (after a stop, a restart or kill -9)."""
         paper = self._need()
-        if self._here(name) is not None and self._here(name).thread.is_alive():
+        running = self._here(name)
+        if running is not None and running.thread.is_alive():
             raise Conflict(f"paper session {name!r} is already running in this service")
         return self._launch(paper.resume(self.ws, self._known(name)), by)
+
+    def resume_interrupted(self, by: str) -> list[str]:
+        """Resume every stored session whose last committed status is ``running`` (its process died)."""
+        if self._paper is None:
+            return []
+        names = [
+            r["name"] for r in self._stored() if r["status"] == "running" and self._here(r["name"]) is None
+        ]
+        for name in names:
+            self._launch(self._paper.resume(self.ws, name), by)
+        return names
 
     def _known(self, name: str) -> str:
         if name not in {r["name"] for r in self._stored()}:
