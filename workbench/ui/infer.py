@@ -68,8 +68,9 @@ def _entries(trades: pl.DataFrame, open_col: str, price_col: str = "entry_price"
 
 
 def trades_chart(result: InferResult, *, title: str = "") -> Any:
-    """The close of the bars over the real trades' span, the real entries (triangles: up = long, down =
-    short) and the inferred ones (circles), one HoloViews overlay."""
+    """The close of the bars over the real trades' span, the real entries (filled triangles: up = long,
+    down = short) and the inferred ones (open circles around them where they agree), one HoloViews
+    overlay."""
     h = charts.hv()
     real = _entries(result.real_trades, "open_time")
     mine = _entries(result.inferred_trades, "open_time")
@@ -85,8 +86,8 @@ def trades_chart(result: InferResult, *, title: str = "") -> Any:
     )
     layers = [price]
     for frame, name, long_marker, short_marker, size in (
-        (real, "real", "triangle", "inverted_triangle", 9),
-        (mine.filter(pl.col("time").is_between(t0, t1)), "inferred", "circle", "circle", 6),
+        (real, "real", "triangle", "inverted_triangle", 7),
+        (mine.filter(pl.col("time").is_between(t0, t1)), "inferred", "circle", "circle", 14),
     ):
         for side, marker, colour in (
             ("long", long_marker, charts.COLOURS["up"]),
@@ -105,6 +106,7 @@ def trades_chart(result: InferResult, *, title: str = "") -> Any:
                     color=colour,
                     fill_alpha=0.9 if name == "real" else 0.0,
                     line_color=colour,
+                    line_width=1 if name == "real" else 1.5,
                     tools=["hover"],
                 )
             )
