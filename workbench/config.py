@@ -138,6 +138,7 @@ def settings(env: dict[str, str] | None = None) -> Settings:
         if env.get("WORKBENCH_INITIAL_BALANCE")
         else None,
         server_tz=(env.get("WORKBENCH_SERVER_TZ") or "").strip() or None,
+        mlflow_tracking_uri=(env.get("MLFLOW_TRACKING_URI") or "").strip() or None,
         api_token=(env.get("WORKBENCH_API_TOKEN") or "").strip() or None,
         api_rate=number("WORKBENCH_API_RATE", "20"),
         api_max_upload_mb=number("WORKBENCH_API_MAX_UPLOAD_MB", "50"),

@@ -228,3 +228,16 @@ def test_regime_breakdown_of_a_stored_backtest(ws):
         DataError, match="no changepoint regimes stored for EURUSD:1h; run `workbench ml regimes"
     ):
         ws.breakdown(out.backtest_ids[0], "regime", method="changepoint")
+
+
+def test_mlflow_tracking_uri_points_the_registry_elsewhere(tmp_path, result, monkeypatch):
+    """MLFLOW_TRACKING_URI (a team's registry; here another SQLite store) is used instead of the
+    workspace's file, and the mirror says where each version lives."""
+    team = tmp_path / "team" / "registry.db"
+    team.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{team}")
+    ws = open_workspace(tmp_path / "ws")
+    reg = R.register(result, "team_model", ws=ws, data="EURUSD:1h")
+    assert team.exists() and not (ws.home / "mlflow.db").exists()
+    assert R.models(ws)["tracking_uri"].to_list() == [f"sqlite:///{team}"] == [reg.tracking_uri]
+    assert R.load("team_model", ws=ws).run_id == reg.run_id
