@@ -249,3 +249,21 @@ def test_replay_catches_a_wrong_bot(cache, tmp_path, replay_bars):
     assert not np.allclose(
         replay_cbot(src, replay_bars, cache=cache)["units"].to_numpy(), engine["size"].to_numpy(), rtol=1e-6
     )
+
+
+def test_generate_reports_the_replay(cache, tmp_path, replay_bars):
+    # costs are the platform's: the replay is compared with the engine's run without them
+    settings = {
+        "direction": "both",
+        "stop_loss": "1.5atr",
+        "commission": "7/lot",
+        "spread": "1pips",
+        "contract": "EURUSD",
+    }
+    r = generate("ema_cross", {"fast": 8, "slow": 30}, settings, out_dir=tmp_path, check=False, cache=cache,
+                 replay_bars=replay_bars)  # fmt: skip
+    rp = r.replay
+    assert rp["same_trades"] is True and rp["bot_trades"] == rp["engine_trades"] >= 3
+    assert rp["max_abs_pnl_diff"] < 1e-6 and rp["engine_bankrupt"] is False
+    with pytest.raises(Exception, match="ctrader"):
+        generate("ema_cross", None, None, target="mql5", out_dir=tmp_path / "m", replay_bars=replay_bars)

@@ -33,6 +33,12 @@ def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--check", action="store_true", help="compile the generated code (mcs against the cAlgo.API stub)"
     )
+    p.add_argument(
+        "--replay",
+        default=None,
+        metavar="SYMBOL:TF",
+        help="replay the cBot over these stored bars next to the engine's run (needs mono)",
+    )
     p.add_argument("--symbol", default=None, help="symbol for the .cbotset chart (with --strategy)")
     p.add_argument(
         "--timeframe", default=None, metavar="TF", help="timeframe for the .cbotset chart, e.g. 1h"
@@ -80,6 +86,8 @@ def codegen(args: argparse.Namespace) -> Result:
             raise ConfigError("codegen:arguments: -p is for --strategy; a backtest brings its own parameters")
         ws = open_workspace(read_only=True)
         kw: dict[str, Any] = {"target": args.target, "check": args.check}
+        if args.replay:
+            kw["replay_bars"] = ws.bars(args.replay)
         if args.out:
             kw["out_dir"] = Path(args.out)
         if settings:
@@ -91,6 +99,7 @@ def codegen(args: argparse.Namespace) -> Result:
         from workbench.codegen.api import default_out_dir
 
         out = Path(args.out) if args.out else default_out_dir()
+        bars = open_workspace(read_only=True).bars(args.replay) if args.replay else None
         r = generate(
             args.strategy,
             _params(args.param),
@@ -100,6 +109,7 @@ def codegen(args: argparse.Namespace) -> Result:
             check=args.check,
             symbol=args.symbol,
             timeframe=args.timeframe,
+            replay_bars=bars,
         )
     data = r.to_dict()
     state = {True: "compiled", False: "did NOT compile", None: "not compiled"}[r.compiled]
@@ -107,6 +117,12 @@ def codegen(args: argparse.Namespace) -> Result:
     lines += [f"  {f}" for f in r.files]
     lines += [f"  error: {e}" for e in r.errors[:20]]
     lines += [f"  note: {n}" for n in r.notes]
+    if r.replay:
+        rp = r.replay
+        lines.append(
+            f"  replay: bot {rp['bot_trades']} trades, engine {rp['engine_trades']}; same trades: "
+            f"{rp['same_trades']}; max |P/L diff| {rp['max_abs_pnl_diff']}"
+        )
     lines += [
         f"  parity {p['status']:11} {p['item']}: {p['note'] or p['target']}"
         for p in r.parity

@@ -36,6 +36,7 @@ class CodegenResult:
     params: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    replay: dict[str, Any] | None = None  # compare_with_engine(...) when asked for (replay_bars=)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,13 +64,15 @@ def generate(
     timeframe: str | None = None,
     origin: str = "",
     cache: Path | None = None,
+    replay_bars: Any | None = None,
 ) -> CodegenResult:
     """Write ``strategy`` with ``params`` and engine ``settings`` as a ``target`` bot into ``out_dir``.
 
     ``settings`` in the ``workbench backtest`` flags' syntax (``{"direction": "both", "stop_loss":
     "2atr"}``; a stored backtest's ``meta.settings`` as is). Anything the target cannot express raises a
     one-line error before a file is written. ``check``: compile (cTrader: mcs against the cAlgo.API stub)
-    or check structurally (MQL5)."""
+    or check structurally (MQL5). ``replay_bars`` (a bars frame; cTrader target): replay the bot over them
+    next to the engine's run and report the agreement (``replay``; needs mono)."""
     tgt = TARGETS.get(target)
     model = bot_model(
         strategy, params, settings, grid=grid, symbol=symbol, timeframe=timeframe, origin=origin
@@ -98,7 +101,17 @@ def generate(
             [],
             ["not checked (check=False / no --check)"],
         )
+    replay = None
+    if replay_bars is not None:
+        if target != "ctrader":
+            raise StrategyError(f"a replay is for the ctrader target, not {target!r}")
+        from workbench.codegen.replay import compare_with_engine
+
+        replay = compare_with_engine(
+            rendered.sources[0], replay_bars, model.strategy, dict(model.values), model.settings, cache=cache
+        )
     return CodegenResult(
+        replay=replay,
         files=files,
         compiled=compiled,
         compiler=compiler,

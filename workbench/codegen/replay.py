@@ -85,3 +85,49 @@ def replay_cbot(
         pl.col("entry_bar", "exit_bar", "direction").cast(pl.Int64),
         pl.col("units", "entry_price", "exit_price", "pnl").cast(pl.Float64),
     )
+
+
+def compare_with_engine(
+    source: Path | str,
+    bars: pl.DataFrame,
+    strategy: str,
+    params: dict,
+    settings: dict,
+    *,
+    cache: Path | None = None,
+) -> dict:
+    """The bot's replay next to the engine's run on the same bars: trade counts, whether the entry and exit
+    bars and sides agree, the largest P/L difference. Costs are taken out of the engine's run (the
+    simulator has none: they are the platform's); a run that went bust is said so (the engine's
+    bankruptcy rule is not the bot's)."""
+    import numpy as np
+
+    from workbench.backtest import run
+    from workbench.backtest.settings import parse_contract
+
+    es = {k: v for k, v in settings.items() if k not in ("commission", "spread", "slippage")}
+    engine = run(bars, strategy, params, **es)
+    contract = parse_contract(es.get("contract"))
+    bot = replay_cbot(
+        source, bars, cash=float(es.get("cash") or 10_000.0), pip_size=contract.pip_size or 1e-4, cache=cache
+    )
+    t = engine.trades
+    same = (
+        bot.height == t.height
+        and bot["entry_bar"].to_list() == t["entry_bar"].to_list()
+        and bot["exit_bar"].to_list() == t["exit_bar"].to_list()
+        and bot["direction"].to_list() == [1 if d == "long" else -1 for d in t["direction"]]
+    )
+    diff = (
+        float(np.max(np.abs(bot["pnl"].to_numpy() - t["pnl"].to_numpy())))
+        if bot.height == t.height and bot.height
+        else None
+    )
+    return {
+        "engine_trades": t.height,
+        "bot_trades": bot.height,
+        "same_trades": bool(same),
+        "max_abs_pnl_diff": diff,
+        "engine_bankrupt": bool((t["exit_reason"] == "bankrupt").any()) if t.height else False,
+        "basis": "the bot replayed with the engine's indicator values and fills, no costs (workbench.codegen.replay)",
+    }
