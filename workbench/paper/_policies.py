@@ -95,6 +95,8 @@ class StrategyPolicy:
 
     kind = "strategy"
 
+    scale: np.ndarray | None = None  # per-bar size multiplier at the signal bar (the model policy's)
+
     def __init__(self, strategy: str, params: Mapping[str, Any], direction: str, **_: Any) -> None:
         from workbench.backtest import get_strategy
 
@@ -174,7 +176,13 @@ def _plain_rules(rules: tuple[Any, ...]) -> tuple[Any, ...] | None:
     return rules
 
 
-def _rule_flags(rules: tuple[Any, ...], hist: History, start: int, stop: int) -> list[list[bool]]:
+def _rule_flags(
+    rules: tuple[Any, ...],
+    hist: History,
+    start: int,
+    stop: int,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> list[list[bool]]:
     """The four rule flags of bars ``start:stop``, from the indicators (``workbench.backtest.indicators``,
     the engine's) computed on bars ``0:stop``, with the engine's crossing rule: ``a`` crosses above ``b``
     at bar i when ``a[i-1] < b[i-1]`` and ``a[i] > b[i]`` (strict; NaN never crosses); an EMA of the
@@ -183,7 +191,9 @@ def _rule_flags(rules: tuple[Any, ...], hist: History, start: int, stop: int) ->
     from workbench.backtest.spec import Const, Diff, Ind
 
     ohlc = OHLC(
-        *(hist.array(c)[:stop] for c in ("open", "high", "low", "close", "volume")), bars_per_year=math.nan
+        *(hist.array(c)[:stop] for c in ("open", "high", "low", "close", "volume")),
+        bars_per_year=math.nan,
+        extra={k: v[:stop] for k, v in (extra or {}).items()},
     )
     cache: dict[Any, np.ndarray] = {}
 
@@ -227,11 +237,54 @@ def _rule_flags(rules: tuple[Any, ...], hist: History, start: int, stop: int) ->
 
 
 @POLICIES.register("model")
-def _model_policy(model: str | None = None, **_: Any) -> Any:
-    raise ConfigError(
-        f"--model {model!r}: paper trading a registered ML model is not available yet (the ML registry's "
-        "model strategy has not landed); use --strategy NAME or --policy river|ppo"
-    )
+class ModelPolicy(StrategyPolicy):
+    """A registered ML model (``--model NAME``, ``NAME:VERSION`` or ``NAME@ALIAS``) through the library's
+    ``model`` strategy: at each step the model predicts P(up) on the features of the bars seen so far
+    (the features are causal and computed on the whole prefix, as :meth:`RegisteredModel.predict` on
+    the same bars does), and the ``model`` strategy's thresholds (``-p upper=0.55 -p lower=0.45``) turn
+    it into flags. ``-p confidence=1`` sizes each entry by ``|2p - 1|`` at its signal bar (the bars'
+    ``size_scale``, as :func:`workbench.ml.signal.signal_bars` writes it for a backtest)."""
+
+    kind = "model"
+
+    def __init__(
+        self, model: str | None, params: Mapping[str, Any], direction: str, ws: Any = None, **_: Any
+    ) -> None:
+        from workbench.ml import registry
+
+        if not model:
+            raise ConfigError("--policy model needs --model NAME (see `workbench ml models`)")
+        name, alias = (model.split("@", 1) + [None])[:2] if "@" in model else (model, None)
+        name, _, version = name.partition(":")
+        self.model = registry.load(name, int(version) if version else None, alias=alias, ws=ws)
+        self.model.check_features()
+        p = dict(params or {})
+        self.confidence = bool(int(p.pop("confidence", 0)))
+        if int(p.get("regime", -1)) >= 0:
+            raise ConfigError(
+                "-p regime=N: the regime filter is not available in paper trading yet (no live regimes)"
+            )
+        super().__init__("model", p, direction)
+        self.name = f"{self.model.name} v{self.model.version}"
+        self.proba = np.empty(0)
+        self.scale: np.ndarray | None = None
+
+    def prepare(self, hist: History, start: int, stop: int) -> None:
+        self.offset = start
+        frame = hist.frame(stop)
+        proba = self.model.predict(frame)["proba"].cast(pl.Float64).fill_null(math.nan).to_numpy()
+        self.proba = np.ascontiguousarray(proba, dtype=np.float64)
+        if self.confidence:
+            self.scale = np.where(np.isfinite(self.proba), np.abs(2.0 * self.proba - 1.0), 0.0)
+        if stop < 2:
+            self.flags = [(False, False, False, False)] * (stop - start)
+            return
+        self.flags = list(
+            zip(*_rule_flags(self._rules, hist, start, stop, {"proba": self.proba}), strict=True)
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.name, "version": self.model.version}
 
 
 def make_policy(kind: str, **kw: Any) -> Any:

@@ -56,7 +56,7 @@ class Session:
         self.broker = SimBroker(self.engine, self.risk, config.symbol)
         self.policy = make_policy(
             config.policy, strategy=config.strategy, params=config.params, direction=self.engine.direction,
-            model=config.model, home=ws.home, session=config.name, settings=self.engine,
+            model=config.model, home=ws.home, session=config.name, settings=self.engine, ws=ws,
         )  # fmt: skip
         self.hist = History()
         self.trades: list[dict[str, Any]] = []
@@ -217,6 +217,7 @@ class Session:
             prep = (time.perf_counter() - t0) / (stop - start)
             lat: list[float] = []
             n_orders = len(broker.orders)
+            broker.scale = getattr(self.policy, "scale", None)
             broker.process(hist, start, stop, self.policy.decide, vol, lambda s, j: atrs[s][j], lat)
             self.latencies.extend(x + prep for x in lat)
             self.decisions_total += stop - start
@@ -353,7 +354,7 @@ class Session:
     def live_diff(self) -> dict[str, Any]:
         """The session's closed trades against :func:`workbench.backtest.run` on the bars seen so far (same
         strategy, params and settings): a library strategy with the risk manager off must match exactly."""
-        if self.config.policy != "strategy":
+        if self.config.policy not in ("strategy", "model"):
             return {"available": False, "why": f"the {self.config.policy} policy is not a library strategy"}
         n = self.hist.n
         if self._diff_cache is not None and self._diff_cache[0] == n:
@@ -363,7 +364,14 @@ class Session:
         from workbench.backtest import run
 
         settings = {**self.config.settings, "contract": self.engine.contract}
-        bt = run(self.hist.frame(), self.config.strategy, self.config.params, **settings).trades
+        frame, strategy, params = self.hist.frame(), self.config.strategy, dict(self.config.params)
+        if self.config.policy == "model":  # the model's predictions as bars columns, as a backtest takes them
+            frame = frame.with_columns(pl.Series("proba", self.policy.proba[:n], nan_to_null=True))
+            if self.policy.scale is not None:
+                frame = frame.with_columns(pl.Series("size_scale", self.policy.scale[:n]))
+            strategy = "model"
+            params.pop("confidence", None)
+        bt = run(frame, strategy, params, **settings).trades
         keys = (
             "direction",
             "entry_bar",

@@ -124,6 +124,7 @@ class SimBroker:
         self.stop_codes = [settings.stop_code(n, settings.stop(n)) for n in STOP_NAMES]
         self.stops_on = any(s is not None and s[1] > 0 for s in self.stop_codes)
         self.risk = risk
+        self.scale: Any = None  # per-bar size multipliers read at each entry's signal bar (or None)
         # account
         self.cash = float(settings.cash)
         self.pos = 0
@@ -246,6 +247,11 @@ class SimBroker:
         else:
             u = _units(self.size_mode, self.size_value, self.whole, self.max_lev, self.cash, px, adj, c,
                        vol_now, risk_d)  # fmt: skip
+        scale = self.scale
+        if scale is not None and scale[j] != 1.0:  # the signal bar's size scale (the kernel's rule)
+            u = u * scale[j] if scale[j] > 0 else 0.0
+            if self.whole:
+                u = math.floor(u)
         rs = self.rstate
         rs.bar = i
         rs.positions[self.symbol] = 0.0
