@@ -384,15 +384,18 @@ def parse(data: bytes | MappedFile, name: str) -> Parsed:
     _require(direction, "direction", where)
     out["direction"] = direction.rename("direction")
 
+    symbols: list[str] | None = None  # the distinct symbols, when known without another pass
     if "symbol" in cols:
-        sym = _stripped(frame[cols["symbol"]], few=True)
+        sym, symbols = _stripped_symbols(frame[cols["symbol"]])
         if meta_in.get("symbol"):
-            sym = sym.fill_null(meta_in["symbol"])
+            if sym.null_count():
+                sym, symbols = sym.fill_null(meta_in["symbol"]), None
         else:
             _require(sym, "symbol", where)
         out["symbol"] = sym.rename("symbol")
     else:
         out["symbol"] = pl.Series("symbol", [meta_in["symbol"]] * frame.height, dtype=pl.String)
+        symbols = [meta_in["symbol"]]
 
     if "trade_id" in cols:
         tid = _stripped(frame[cols["trade_id"]], few=False)
@@ -439,7 +442,8 @@ def parse(data: bytes | MappedFile, name: str) -> Parsed:
     meta["ignored_columns"] = [c for c in frame.columns if c not in cols.values()]
     if volume_unit:
         meta["volume_unit"] = volume_unit
-    symbols = trades["symbol"].unique().to_list()
+    if symbols is None:
+        symbols = trades["symbol"].unique().to_list()
     strategy = clean(meta_in.get("strategy")) or None
     timeframe = clean(meta_in.get("timeframe")).lower() or None
     return Parsed(
@@ -458,6 +462,15 @@ def parse(data: bytes | MappedFile, name: str) -> Parsed:
         stated=stated,
         meta=meta,
     )
+
+
+def _stripped_symbols(values: pl.Series) -> tuple[pl.Series, list[str]]:
+    """The symbol column stripped (see :func:`_stripped`) and its distinct non-null values, from one
+    pass over the distinct values (16M rows hold a handful of symbols)."""
+    distinct = values.drop_nulls().unique()
+    if distinct.str.contains(r"^\s|\s$").any():
+        values, distinct = values.str.strip_chars(), distinct.str.strip_chars().unique()
+    return values, distinct.to_list()
 
 
 def _stripped(values: pl.Series, *, few: bool) -> pl.Series:
