@@ -37,6 +37,7 @@ __all__ = ["PaperHub", "Unavailable", "Conflict", "LATENCY_BUCKETS"]
 LATENCY_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5)
 _OPTIONS = ("settings", "risk", "policy", "feed", "step_bars")  # further PaperConfig fields the API takes
 _SWITCH_STATES = ("ACTIVE", "REDUCING", "HALTED")
+STORED_TTL_S = 1.0
 
 
 class Unavailable(Exception):
@@ -77,6 +78,7 @@ class PaperHub:
         self.feed_stale_s = feed_stale_s
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
+        self._stored_cache: tuple[float, list[dict[str, Any]]] = (-1e9, [])
         try:
             self._paper = importlib.import_module("workbench.paper")
             importlib.import_module("workbench.risk")
@@ -96,10 +98,18 @@ class PaperHub:
         return self._paper
 
     # -- sessions ----------------------------------------------------------------------------------
-    def _stored(self) -> list[dict[str, Any]]:
+    def _stored(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """The workspace's sessions (``paper_sessions`` rows), read at most every ``STORED_TTL_S``: /status
+        under load would otherwise open the catalog for every request."""
         from workbench.store import Q
 
-        return self.ws.store.frame(Q.paper_sessions).to_dicts()
+        with self._lock:
+            at, rows = self._stored_cache
+        if fresh or time.monotonic() - at > STORED_TTL_S:
+            rows = self.ws.store.frame(Q.paper_sessions).to_dicts()
+            with self._lock:
+                self._stored_cache = (time.monotonic(), rows)
+        return [dict(r) for r in rows]
 
     def _here(self, name: str) -> _Running | None:
         with self._lock:
@@ -161,6 +171,7 @@ class PaperHub:
         session.listeners.append(run.observe)
         with self._lock:
             self._running[session.name] = run
+            self._stored_cache = (-1e9, [])  # the next read sees the new row
         run.thread.start()
         return {"session": session.name, "state": "running", "started_by": by}
 
@@ -184,7 +195,9 @@ class PaperHub:
         return names
 
     def _known(self, name: str) -> str:
-        if name not in {r["name"] for r in self._stored()}:
+        if name not in {r["name"] for r in self._stored()} and name not in {
+            r["name"] for r in self._stored(fresh=True)
+        }:
             raise NotFound(f"no paper session {name!r} (see GET /paper/sessions)")
         return name
 
@@ -227,7 +240,7 @@ class PaperHub:
 
         self._need()
         out = []
-        for row in self._stored():
+        for row in self._stored(fresh=True):
             run = self._here(row["name"])
             state = None
             if run is not None:
