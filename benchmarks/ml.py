@@ -73,8 +73,19 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, max(0, math.ceil(q / 100 * len(xs)) - 1))]
 
 
+def _fmt(c) -> str:
+    if isinstance(c, str):
+        return c
+    if c is None or (isinstance(c, float) and math.isnan(c)):
+        return "-"
+    a = abs(c)
+    if isinstance(c, int) or a >= 1000:
+        return f"{c:,.0f}"
+    return f"{c:.2f}" if a >= 10 else f"{c:.3f}" if a >= 0.01 else f"{c:.2g}"
+
+
 def table(title: str, header: list[str], rows: list[list]) -> None:
-    cells = [[str(h) for h in header]] + [[c if isinstance(c, str) else f"{c:,.4g}" for c in r] for r in rows]
+    cells = [[str(h) for h in header]] + [[_fmt(c) for c in r] for r in rows]
     width = [max(len(r[i]) for r in cells) for i in range(len(header))]
     print(f"\n{title}")
     for i, r in enumerate(cells):

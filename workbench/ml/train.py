@@ -479,7 +479,7 @@ def train(
     naive_mean = None
     if naive:
         say("naive cv", 0.5)
-        n_splits = getattr(splitter, "n_splits", 5)
+        n_splits = getattr(splitter, "n_splits", 5) if splitter.name in ("purged", "walk_forward") else 5
         naive_mean = evaluate(
             data.X, data.y, data.t0, data.t1, model, "naive", seed=seed, params=full, scoring=scoring,
             cv_params={"n_splits": max(int(n_splits), 2), "seed": seed},

@@ -31,7 +31,7 @@ def test_naive_cv_is_inflated_on_overlapping_labels(walk_data):
     row = {r["scheme"]: r for r in table.iter_rows(named=True)}
     # a random walk: out of sample there is nothing to find ...
     for scheme in ("purged", "cpcv", "walk_forward"):
-        assert abs(row[scheme]["auc"] - 0.5) < 0.06, (scheme, row[scheme]["auc"])
+        assert abs(row[scheme]["auc"] - 0.5) < 0.08, (scheme, row[scheme]["auc"])
         assert row[scheme]["log_loss"] > row[scheme]["baseline_log_loss"] - 0.005  # no better than chance
     # ... but shuffled k-fold scores neighbours of training labels that share most of their path
     assert row["naive"]["auc"] > 0.62
