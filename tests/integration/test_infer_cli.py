@@ -68,26 +68,22 @@ def test_infer_recovers_a_stored_bot_and_stores_its_replay(home):
     assert replay.trades.height == res["agreement"]["inferred_trades"]
 
 
-def test_refusal_is_one_line_when_no_bars_cover_the_trades(home):
-    ing = json.loads(_cli(home, "ingest", str(real("mt4_tester_html/reuniware_jcspatterns_gbpjpy_fr.htm")),
-                          "--json").stdout)  # fmt: skip
-    bid = ing["files"][0]["backtest_id"]
-    p = _cli(home, "infer", str(bid), "--json", check=False)
+def test_real_mt4_reports_refusal_and_overlap(home):
+    """Two real MT4 tester reports: JCSPatterns traded GBPJPY (no GBPJPY bars stored) -> a one-line
+    refusal naming what is stored; qg0's RSI EA traded EURUSD on M1 in Sept-Oct 2017, inside the
+    packaged hourly EURUSD -> the agreement is whatever it is (measured), series and timeframe said."""
+    files = [real("mt4_tester_html/reuniware_jcspatterns_gbpjpy_fr.htm"),
+             real("mt4_tester_html/qg0_rsi_momentum_eurusd_fr.htm")]  # fmt: skip
+    ing = json.loads(_cli(home, "ingest", *map(str, files), "--json").stdout)
+    gbpjpy, eurusd = (f["backtest_id"] for f in ing["files"])
+    p = _cli(home, "infer", str(gbpjpy), "--json", check=False)
     assert p.returncode != 0 and p.stdout == ""
     lines = p.stderr.strip().splitlines()
-    assert lines[0].startswith(f"error: backtest {bid}:bars: no stored bars of GBPJPY")
+    assert lines[0].startswith(f"error: backtest {gbpjpy}:bars: no stored bars of GBPJPY")
     assert "Traceback" not in p.stderr and sum(line.startswith("error:") for line in lines) == 1
     assert "--data" in lines[0] and "EURUSD:1h" in lines[0]
-
-
-def test_real_mt4_report_on_overlapping_bars(home):
-    """qg0's RSI EA traded EURUSD on M1 in Sept-Oct 2017, inside the packaged hourly EURUSD: the agreement
-    is whatever it is (measured), the series and the timeframe mismatch are said."""
-    ing = json.loads(_cli(home, "ingest", str(real("mt4_tester_html/qg0_rsi_momentum_eurusd_fr.htm")),
-                          "--json").stdout)  # fmt: skip
-    bid = ing["files"][0]["backtest_id"]
-    res = json.loads(_cli(home, "infer", str(bid), "--no-store", "--json").stdout)
+    res = json.loads(_cli(home, "infer", str(eurusd), "--no-store", "--json").stdout)
     assert res["bars"] == "EURUSD:1h" and res["backtest_id"] is None
     assert any("m1" in n and "EURUSD:1h" in n for n in res["notes"])
     ag = res["agreement"]
-    assert 0.0 <= ag["entry_f1"] <= 1.0 and ag["matched"] + ag["missed"] == ag["real_trades"]
+    assert 0.0 <= ag["entry_f1"] <= 1.0 and ag["matched"] + ag["missed"] == ag["real_trades"] == 36
