@@ -214,8 +214,8 @@ def choose_bars(ws: Any, info: Mapping[str, Any], trades: pl.DataFrame, data: st
             )
             raise DataError(
                 f"no stored bars of {symbol or 'its symbol (not stated)'} cover its trades "
-                f"({_span(t0, t1)}; stored: {have or 'none'}); ingest a bars file of that symbol "
-                "(`workbench ingest BARS.csv`) or name one with --data SYMBOL:TF",
+                f"({_span(t0, t1)}; stored: {have or 'none'}); ingest bars of that symbol and period "
+                f"(`workbench ingest {want or 'SYMBOL'}_{tf or '1h'}.csv`) or name a series with --data SYMBOL:TF",
                 file=where,
                 where="bars",
             )

@@ -171,3 +171,20 @@ def test_learned_rules_when_no_library_strategy_fits(bars):
     assert res.learned and res.strategy == "learned_rules"
     assert res.agreement.entry_f1 >= 0.8
     assert any("hour of day" in r for r in res.rules)
+
+
+def test_bars_from_a_file_the_user_ingests(tmp_path, bars):
+    """No packaged bars: the user ingests a bars CSV, and the inference finds and names that series."""
+    from workbench.infer import infer
+    from workbench.optimize import run_sweep
+    from workbench.workspace import open_workspace
+
+    ws = open_workspace(tmp_path / "lake")
+    csv = tmp_path / "EURUSD_1h.csv"
+    bars.select("ts", "open", "high", "low", "close", "volume").write_csv(csv)
+    report = ws.ingest([csv], index=False)
+    assert report.ingested == 1, report.to_dict()
+    out = run_sweep(ws, "donchian_breakout", "EURUSD:1h", {"entry": [40], "exit": [15]}, direction="both")
+    res = infer(ws, out.backtest_ids[0], strategies=["donchian_breakout", "sma_cross"], store=False)
+    assert res.bars == "EURUSD:1h" and res.params == {"entry": 40, "exit": 15}
+    assert res.agreement.entry_f1 == 1.0
