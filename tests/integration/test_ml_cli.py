@@ -15,7 +15,7 @@ import pytest
 
 from workbench.workspace import open_workspace
 
-pytestmark = pytest.mark.xdist_group("cli")
+pytestmark = pytest.mark.xdist_group("ml-cli")  # the module's workspace and model, built once
 
 
 def _cli(home, *args, check=True):

@@ -125,5 +125,7 @@ def test_threshold_sweep_matches_single_runs_and_missing_series_is_one_line(euru
         one = run(b, "model", {"upper": row["upper"], "lower": row["lower"]}, direction="both")
         assert one.metrics["trades"] == row["trades"]
         assert one.metrics["final_equity"] == pytest.approx(row["final_equity"], rel=1e-12)
-    with pytest.raises(StrategyError, match="no 'proba' column"):
+    with pytest.raises(
+        StrategyError, match="no 'proba' column; backtest a registered model with `workbench ml backtest"
+    ):
         run(bars["GOOG"], "model")

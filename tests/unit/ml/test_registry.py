@@ -22,6 +22,8 @@ from workbench.ml.signal import (
 )
 from workbench.workspace import open_workspace
 
+# one worker builds the module's fixtures (a trained model, an MLflow registry) once (--dist loadgroup)
+pytestmark = pytest.mark.xdist_group("ml-registry")
 N_BARS = 1600
 
 

@@ -14,6 +14,14 @@ REGIME = "regime"  # the bars column holding the regime per bar (for the ``regim
 def zone(b: OHLC, upper: float, lower: float, regime: int) -> np.ndarray:
     """+1 where ``proba > upper``, -1 where ``proba < lower``, else 0 (no prediction, NaN: 0); with
     ``regime >= 0`` only on bars whose ``regime`` column equals it (0 elsewhere)."""
+    if PROBA not in b.extra:
+        from workbench.errors import StrategyError
+
+        raise StrategyError(
+            "the model strategy trades a model's predictions, and these bars have no 'proba' column; "
+            "backtest a registered model with `workbench ml backtest NAME --data SYMBOL:TF` (or add the "
+            "column: workbench.ml.signal.signal_bars)"
+        )
     p = b.series(PROBA)
     z = np.where(p > upper, 1.0, np.where(p < lower, -1.0, 0.0))  # NaN compares False: 0
     if regime >= 0:
