@@ -37,7 +37,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="SYMBOL:TF", help="the bars, e.g. EURUSD:1h")
     p.add_argument("--strategy", default=None, help="library strategy (see docs/strategies.md)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="k=v", help="parameter; repeatable")
-    p.add_argument("--model", default=None, help="a registered ML model (policy 'model')")
+    p.add_argument("--model", default=None, help="a registered ML model NAME[:VERSION|@ALIAS] (policy model)")
     p.add_argument("--policy", default="", help="strategy (default) | model | river | ppo (online learners)")
     p.add_argument("--speed", default="max", help="a multiple of real time (e.g. 3600) or max (default)")
     p.add_argument("--session", default="", help="session name (default: derived); must be new")

@@ -271,9 +271,9 @@ class ModelPolicy(StrategyPolicy):
 
     def prepare(self, hist: History, start: int, stop: int) -> None:
         self.offset = start
-        frame = hist.frame(stop)
-        proba = self.model.predict(frame)["proba"].cast(pl.Float64).fill_null(math.nan).to_numpy()
-        self.proba = np.ascontiguousarray(proba, dtype=np.float64)
+        have = self.proba.shape[0]
+        if have < stop:  # predict the rows not predicted yet (after a resume: every row seen)
+            self.proba = np.concatenate([self.proba, self._predict(hist, have, stop)])
         if self.confidence:
             self.scale = np.where(np.isfinite(self.proba), np.abs(2.0 * self.proba - 1.0), 0.0)
         if stop < 2:
@@ -282,6 +282,26 @@ class ModelPolicy(StrategyPolicy):
         self.flags = list(
             zip(*_rule_flags(self._rules, hist, start, stop, {"proba": self.proba}), strict=True)
         )
+
+    def _predict(self, hist: History, lo: int, stop: int) -> np.ndarray:
+        """P(up) of bars ``lo:stop``: the features on all bars ``0:stop`` (causal, some with an infinite
+        memory such as EMAs, so never on a window), the model on the new rows only - what
+        ``RegisteredModel.predict`` gives for them on the same bars (NaN during the feature warm-up)."""
+        from workbench.ml import build_features
+        from workbench.ml.models import positive_proba
+
+        m = self.model
+        feats = build_features(hist.frame(stop), spec=m.feature_spec)
+        names = [c for c in feats.columns if c != "ts"]
+        if names != list(m.feature_names):
+            raise ConfigError(
+                f"model {m.name} v{m.version}: its features are not what these bars give; retrain it"
+            )
+        out = positive_proba(m.model, feats.select(names).slice(lo, stop - lo).to_numpy().astype(np.float64))
+        warm = m.feature_spec.warm_up
+        if lo < warm:
+            out[: min(warm, stop) - lo] = np.nan
+        return out
 
     def state(self) -> dict[str, Any]:
         return {"model": self.model.name, "version": self.model.version}

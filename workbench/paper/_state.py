@@ -19,6 +19,11 @@ def _frame(rows: list[dict[str, Any]], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
+def _columns(cols: tuple[list[Any], ...], schema: dict[str, Any]) -> pl.DataFrame:
+    """A frame from parallel column lists (the bar loop's equity rows)."""
+    return pl.DataFrame(dict(zip(schema, cols, strict=True)), schema=schema)
+
+
 ORDER_SCHEMA = {"order_id": pl.Int64, "bar": pl.Int64, "ts": _US, "kind": pl.Utf8, "target": pl.Int32,
                 "from_pos": pl.Int32, "status": pl.Utf8, "rule": pl.Utf8, "reason": pl.Utf8,
                 "units": pl.Float64, "fill_bar": pl.Int64}  # fmt: skip
@@ -128,7 +133,7 @@ def commit_step(
                 name,
                 _frame([[t[k] for k in TRADE_SCHEMA] for t in records["trades"]], TRADE_SCHEMA),
             )
-            _insert(con, Q.paper_insert_equity, name, _frame(records["equity"], EQUITY_SCHEMA))
+            _insert(con, Q.paper_insert_equity, name, _columns(records["equity"], EQUITY_SCHEMA))
             events = list(risk_events) + list(extra_events)
             if events:
                 seq = con.execute(Q.paper_next_risk_seq, [name]).fetchall()[0][0]

@@ -147,7 +147,8 @@ class SimBroker:
         self.order_updates: list[dict[str, Any]] = []
         self.fills: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
-        self.equity_rows: list[tuple[int, int, float, float, int, float]] = []
+        # equity per bar, column by column (bar, ts, equity, drawdown %, position, signed units)
+        self.equity_rows: tuple[list[Any], ...] = ([], [], [], [], [], [])
         self.decisions = 0
         self.order_count = 0
         self.rstate = RiskState(equity=self.equity, peak_equity=self.peak, day_start_equity=self.day_start)
@@ -320,7 +321,7 @@ class SimBroker:
         peak, kill-switch levels). ``latencies`` receives each bar's time from arrival to decision (s)."""
         ts_, o_, h_, l_, c_ = bars.ts, bars.open, bars.high, bars.low, bars.close
         rm, rs, costs = self.risk, self.rstate, self.costs
-        rows = self.equity_rows
+        r_bar, r_ts, r_eq, r_dd, r_pos, r_units = (col.append for col in self.equity_rows)
         perf = time.perf_counter
         timed = latencies is not None
         watch = rm.watches_levels
@@ -328,7 +329,14 @@ class SimBroker:
             t0 = perf() if timed else 0.0
             ts = ts_[i]
             if self.bust:
-                rows.append((i, ts, self.equity, 100.0 if self.peak > 0 else 0.0, 0, 0.0))
+                (
+                    r_bar(i),
+                    r_ts(ts),
+                    r_eq(self.equity),
+                    r_dd(100.0 if self.peak > 0 else 0.0),
+                    r_pos(0),
+                    r_units(0.0),
+                )
                 if timed:
                     latencies.append(perf() - t0)
                 continue
@@ -398,9 +406,8 @@ class SimBroker:
                         self._update(oid, "filled", None, None, 0.0, i)
                         self.equity = eq = self.cash
             pos = self.pos
-            rows.append(
-                (i, ts, eq, (1.0 - eq / self.peak) * 100.0 if self.peak > 0 else 0.0, pos, pos * self.units)
-            )
+            r_bar(i), r_ts(ts), r_eq(eq), r_dd((1.0 - eq / self.peak) * 100.0 if self.peak > 0 else 0.0)
+            r_pos(pos), r_units(pos * self.units)
         self.decisions += stop - start
 
     def _fill_pending(
@@ -435,5 +442,6 @@ class SimBroker:
         """The records of the step, handed to the store; the lists start empty again."""
         out = {"orders": self.orders, "order_updates": self.order_updates, "fills": self.fills,
                "trades": self.trades, "equity": self.equity_rows}  # fmt: skip
-        self.orders, self.order_updates, self.fills, self.trades, self.equity_rows = [], [], [], [], []
+        self.orders, self.order_updates, self.fills, self.trades = [], [], [], []
+        self.equity_rows = ([], [], [], [], [], [])
         return out
