@@ -335,6 +335,7 @@ def infer_trades(
     spread = infer_spread(real, opens, pip)
     if spread is not None:
         base["spread"] = spread
+    base.update(infer_costs(trades, lot=getattr(contract, "lot_size", None) if contract else None))
     replayed = []
     for _, _, spec, params in pool[:4]:
         res, cand = _replay(bars, spec, params, base, ts)
@@ -414,6 +415,48 @@ def infer_trades(
         bar_frame=bars,
     )
     return result, best
+
+
+def _steady(x: np.ndarray) -> float | None:
+    """The median of ``x`` when its values agree (interquartile range within 2 % of it), else None."""
+    x = x[np.isfinite(x)]
+    if x.size < 3:
+        return None
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    return float(med) if med > 0 and (q3 - q1) <= 0.02 * med else None
+
+
+def infer_costs(trades: pl.DataFrame, *, lot: float | None = None) -> dict[str, str]:
+    """Commission and order size of the real trades, in the engine's settings syntax, when they are
+    steady: commission per fill as a fraction of notional (``0.0002``), else per lot (``3.5/lot``, the
+    volume in lots), else per order (``2.5/trade``); a constant volume as lots (``0.1lots``, with a known
+    lot size and a volume under 1,000) or units. Neither moves entries or exits; they make the stored
+    replay's money comparable with the bot's (``workbench metrics``)."""
+    out: dict[str, str] = {}
+    if trades.height < 3 or not {"commission", "volume", "entry_price", "exit_price"} <= set(trades.columns):
+        return out
+    t = trades.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0))
+    comm = t["commission"].cast(pl.Float64).fill_null(0.0).abs().to_numpy()
+    vol = t["volume"].cast(pl.Float64).to_numpy()
+    ep = t["entry_price"].cast(pl.Float64).to_numpy()
+    xp = t["exit_price"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    lots = lot is not None and float(np.nanmax(vol)) < 1000
+    if (comm > 0).mean() >= 0.9:
+        frac = _steady(comm / (vol * (ep + xp)))
+        per_lot = _steady(comm / vol / 2.0) if lots else None
+        per_trade = _steady(comm / 2.0)
+        if frac is not None and not lots:
+            out["commission"] = f"{frac:.3g}"
+        elif per_lot is not None:
+            out["commission"] = f"{per_lot:.4g}/lot"
+        elif per_trade is not None:
+            out["commission"] = f"{per_trade:.4g}/trade"
+        elif frac is not None:
+            out["commission"] = f"{frac:.3g}"
+    size = _steady(vol)
+    if size is not None and float(np.nanmin(vol)) == float(np.nanmax(vol)):
+        out["size"] = f"{size:g}lots" if lots else f"{size:g}"
+    return out
 
 
 def infer_spread(real: TradeBars, opens: np.ndarray, pip: float | None) -> str | None:
