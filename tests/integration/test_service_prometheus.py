@@ -16,6 +16,8 @@ from integration.service_proc import AUTH, ROOT, TOKEN, free_port, start_api
 
 from workbench.service import issue_token
 
+pytestmark = pytest.mark.xdist_group("service-prometheus")  # one server and one Prometheus
+
 RULES = ROOT / "infra" / "monitoring" / "workbench-alerts.yml"
 MT5 = ROOT / "data" / "samples" / "mt5_tester_html" / "zhijucen_250013_ReportTester.html"
 

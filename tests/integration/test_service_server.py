@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
-from integration.service_proc import AUTH, ROOT, TOKEN, free_port, start_api
+from integration.service_proc import AUTH, TOKEN, free_port, start_api
 from schemathesis import checks as st_checks
 
-MT5 = ROOT / "data" / "samples" / "mt5_tester_html" / "zhijucen_250013_ReportTester.html"
+pytestmark = pytest.mark.xdist_group("service-server")  # one server for the module's tests
 
 
 @pytest.fixture(scope="module")
@@ -25,19 +23,6 @@ def api(tmp_path_factory):
     code, out = server.stop()
     assert code == 0, server.log.read_text()[-2000:]
     assert '"stopped": true' in out  # --json: one object when it stops
-
-
-def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_refuses_to_start_without_a_token_or_with_no_auth_off_loopback(tmp_path, monkeypatch, capsys) -> None:
@@ -73,10 +58,12 @@ def test_no_auth_warns_loudly_and_serves_anonymous(tmp_path) -> None:
     assert "WARNING: workbench api runs WITHOUT AUTHENTICATION" in server.log.read_text()
 
 
-def test_token_file_and_jwt_from_the_cli(api, tmp_path) -> None:
-    out = _cli("api-token", "--sub", "carol", "--ttl", "60", "--json", env={"WORKBENCH_API_TOKEN": TOKEN})
-    assert out.returncode == 0, out.stderr
-    token = json.loads(out.stdout)["token"]
+def test_token_file_and_jwt_from_the_cli(api, monkeypatch, capsys) -> None:
+    from workbench.cli import main
+
+    monkeypatch.setenv("WORKBENCH_API_TOKEN", TOKEN)
+    assert main(["api-token", "--sub", "carol", "--ttl", "60", "--json"]) == 0
+    token = json.loads(capsys.readouterr().out)["token"]
     r = httpx.get(f"{api.url}/status", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert r.json()["service"]["caller"] == "carol"
     r = httpx.get(f"{api.url}/status", headers={"Authorization": "Bearer " + token[:-2] + "xx"}, timeout=10)
