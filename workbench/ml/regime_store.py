@@ -128,4 +128,21 @@ def trades_with_regime(
     trades = backtest.trades
     if "seq" not in trades.columns:
         raise DataError("stored trades lack their seq column", where="trades.seq")
-    return trades.join(per_trade.select("seq", pl.col("regime").cast(pl.Int64)), on="seq", how="left")
+    out = trades.join(per_trade.select("seq", pl.col("regime").cast(pl.Int64)), on="seq", how="left")
+    # the ASOF join carries the last regime forward forever: a trade opened after the series' last bar
+    # (plus one bar) has no regime
+    span = stored_regimes(ws, series, method=method)["ts"]
+    step = span.diff().median() if span.len() > 1 else None
+    end = span.max() + step if step is not None else span.max()
+    out = out.with_columns(
+        pl.when(pl.col("open_time") <= end).then(pl.col("regime")).otherwise(None).alias("regime")
+    )
+    if out.height and out["regime"].null_count() == out.height:
+        first, last = trades["open_time"].min(), trades["open_time"].max()
+        raise DataError(
+            f"none of backtest {backtest.id}'s trades ({first:%Y-%m-%d}..{last:%Y-%m-%d}) opens inside the "
+            f"stored {method} regimes of {series} ({span.min():%Y-%m-%d}..{span.max():%Y-%m-%d}); store "
+            "regimes of bars that cover them",
+            where="regime",
+        )
+    return out

@@ -226,6 +226,15 @@ def test_regime_breakdown_of_a_stored_backtest(ws):
     assert table["key"].to_list() == expect["regime"].to_list() == [0, 1, 2]
     assert table["trades"].to_list() == expect["n"].to_list()
     np.testing.assert_allclose(table["net_profit"].to_numpy(), expect["net"].to_numpy())
+    # an ingested EURUSD backtest from 2015, before the stored regimes begin: said, not a column of nulls
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[3] / "data" / "samples" / "ctrader_history_xml"
+    old = ws.ingest([sample]).files[0].backtest_id
+    with pytest.raises(
+        DataError, match=rf"none of backtest {old}'s trades \(2015-.*opens inside the stored hmm"
+    ):
+        ws.breakdown(old, "regime")
     with pytest.raises(
         DataError, match="no changepoint regimes stored for EURUSD:1h; run `workbench ml regimes"
     ):
