@@ -344,12 +344,12 @@ def infer_trades(
             {"spec": spec, "params": params, "settings": dict(base), "ag": ag, "res": res, "cand": cand}
         )
     replayed.sort(key=lambda r: r["ag"].score, reverse=True)
-    # exits: classify against the best rules, infer and refine the stops for the top three
+    # exits: classify against the best rules, infer and refine the stops for the top two
     say(0.8, "inferring the exits")
     time_bars = None
     for r in replayed[:2]:
         ex = classify_exits(real, r["cand"], atr_, tol, opens)
-        r["exits"] = ex
+        r["exits"], r["classified_with"] = ex, dict(r["params"])
         _refine_stops(bars, real, r, ex, atr_, ts, tol, pip)
     replayed.sort(key=lambda r: r["ag"].score, reverse=True)
     if replayed:
@@ -368,7 +368,13 @@ def infer_trades(
             replayed.append(alt)
     if best is None:
         raise StrategyError("no strategy could be replayed on these bars")
-    ex = best.get("exits") or classify_exits(real, best["cand"], atr_, tol, opens)
+    if learned:  # no rule of its own to tell signal exits apart
+        ex = classify_exits(real, None, atr_, tol, opens)
+    elif best.get("classified_with") == best["params"]:
+        ex = best["exits"]
+    else:  # the polish moved the parameters: classify against the final rule without stops
+        plain = {k: v for k, v in best["settings"].items() if k not in ("stop_loss", "take_profit")}
+        ex = classify_exits(real, _replay(bars, best["spec"], best["params"], plain, ts)[1], atr_, tol, opens)
     time_bars = ex.time_bars
     if learned:
         rules_text = [
@@ -433,6 +439,8 @@ def infer_costs(trades: pl.DataFrame, *, lot: float | None = None) -> dict[str, 
     lot size and a volume under 1,000) or units. Neither moves entries or exits; they make the stored
     replay's money comparable with the bot's (``workbench metrics``)."""
     out: dict[str, str] = {}
+    if "volume" not in trades.columns and "size" in trades.columns:  # the engine's own trades frame
+        trades = trades.rename({"size": "volume"})
     if trades.height < 3 or not {"commission", "volume", "entry_price", "exit_price"} <= set(trades.columns):
         return out
     t = trades.filter(pl.col("volume").is_not_null() & (pl.col("volume") > 0))
