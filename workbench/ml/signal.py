@@ -12,6 +12,8 @@
   signal bars, re-run the best by Sharpe, and the overfitting checks over the trials
   (:func:`workbench.optimize.overfit.assess`: deflated Sharpe ratio, PBO by CSCV) — the evidence a
   promotion needs (:class:`workbench.ml.registry.Evidence`).
+* :func:`compare_signals` — several models' signals over the same threshold grid, the best overall
+  deflated over *every* model × threshold combination tried (and the PBO over all of them).
 * :func:`regime_scale` — a 0/1 ``size_scale`` from stored regimes: a regime filter for *any* strategy.
 * :func:`with_regime_features` — regimes as features: the regime probabilities joined to a features
   frame by ``ts`` (for :func:`workbench.ml.make_dataset`'s ``features=``). Causal only when the HMM was
@@ -41,6 +43,7 @@ __all__ = [
     "backtest_signal",
     "regime_scale",
     "with_regime_features",
+    "compare_signals",
 ]
 
 # the default threshold grid: symmetric bands around 0.5 (upper = 1 - lower)
@@ -210,4 +213,52 @@ def backtest_signal(
         result=result,
         overfit=overfit,
         bars=sb,
+    )
+
+
+def compare_signals(
+    bars: pl.DataFrame,
+    signals: Mapping[str, pl.DataFrame],
+    *,
+    grid: Mapping[str, Sequence[Any]] | pl.DataFrame | None = None,
+    regimes: pl.DataFrame | None = None,
+    confidence: bool = True,
+    rank_by: str = "sharpe",
+    direction: str = "both",
+    **engine: Any,
+) -> SignalBacktest:
+    """:func:`backtest_signal` for several signals (``{name: ts, proba}``, e.g. one per model) over the
+    same ``grid``: one table (a ``signal`` column first), the best row overall by ``rank_by`` re-run in
+    full, and the overfitting checks over all rows — the chosen Sharpe ratio is deflated by the number
+    of models × thresholds tried, the PBO ranks every one of them. ``params`` names the ``signal``."""
+    from workbench.backtest import run, sweep
+    from workbench.optimize.overfit import assess, cscv_blocks
+
+    if not signals:
+        raise DataError("no signal to compare", where="signals")
+    g = threshold_grid() if grid is None else grid
+    blocks = cscv_blocks(bars)
+    tables, frames = [], {}
+    for name, proba in signals.items():
+        sb = signal_bars(bars, proba, regimes=regimes, confidence=confidence)
+        frames[name] = sb
+        t = sweep(sb, "model", g, direction=direction, blocks=blocks, **engine)
+        tables.append(t.select(pl.lit(str(name)).alias("signal"), pl.all()))
+    table = pl.concat(tables)
+    key = table[rank_by].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    key = -key if rank_by == "max_drawdown_pct" else key
+    best_i = int(np.nanargmax(key)) if np.isfinite(key).any() else 0
+    best = table.row(best_i, named=True)
+    names = [c for c in ("upper", "lower", "regime") if c in table.columns]
+    params = {k: best[k] for k in names}
+    result = run(frames[best["signal"]], "model", params, direction=direction, **engine)
+    trials = table.select(c for c in ("sharpe", "block_moments") if c in table.columns)
+    overfit = assess(trials, best_i, result.equity) if table.height >= 2 else None
+    return SignalBacktest(
+        params={"signal": best["signal"], **params},
+        metrics=dict(result.metrics),
+        table=table.drop("block_moments", strict=False),
+        result=result,
+        overfit=overfit,
+        bars=frames[best["signal"]],
     )

@@ -15,6 +15,7 @@ from workbench.ml import registry as R
 from workbench.ml import train
 from workbench.ml.signal import (
     backtest_signal,
+    compare_signals,
     regime_scale,
     signal_bars,
     walk_forward_proba,
@@ -252,3 +253,23 @@ def test_mlflow_tracking_uri_points_the_registry_elsewhere(tmp_path, result, mon
     assert team.exists() and not (ws.home / "mlflow.db").exists()
     assert R.models(ws)["tracking_uri"].to_list() == [f"sqlite:///{team}"] == [reg.tracking_uri]
     assert R.load("team_model", ws=ws).run_id == reg.run_id
+
+
+def test_several_models_are_deflated_together(bars, result):
+    """Two signals (the model's and a coin) over the same four thresholds: one table of 8 trials, the best
+    overall re-run, its Sharpe deflated over all of them (more trials than its own four)."""
+    rng = np.random.default_rng(0)
+    coin = result.oos.with_columns(proba=pl.Series(rng.uniform(0.3, 0.7, result.oos.height)))
+    both = compare_signals(bars, {"logreg": result.oos, "coin": coin})
+    assert both.table.height == 8 and both.table["signal"].unique().sort().to_list() == ["coin", "logreg"]
+    top = both.table.sort("sharpe", descending=True, nulls_last=True).row(0, named=True)
+    assert both.params == {
+        "signal": top["signal"],
+        "upper": top["upper"],
+        "lower": top["lower"],
+        "regime": -1,
+    }
+    assert both.metrics["trades"] == top["trades"]
+    alone = backtest_signal(bars, result.oos if top["signal"] == "logreg" else coin)
+    assert alone.metrics["sharpe"] == pytest.approx(both.metrics["sharpe"])
+    assert both.overfit.n_trials >= alone.overfit.n_trials
