@@ -1,6 +1,7 @@
 """Scenario 9 through the service: a paper session started over HTTP, the service SIGKILLed mid-run,
 `workbench api --resume-sessions` started again on the same workspace: the session continues from its
-last committed step (bars never replayed twice, orders and fills numbered without gap or double)."""
+last committed step; then a graceful stop (SIGTERM, a rolling update) and a third start: it continues
+again. Bars never replayed twice, orders and fills numbered without gap or double."""
 
 from __future__ import annotations
 
@@ -55,7 +56,17 @@ def test_killed_service_resumes_its_session(tmp_path) -> None:
         assert st["bars_processed"] >= committed["bars_processed"]
         _until(lambda: _status(again)["bars_processed"] > committed["bars_processed"] + 20)
     finally:
-        code, _ = again.stop()
+        code, _ = again.stop()  # SIGTERM this time: a rolling update
+    assert code == 0
+    stopped = ws.store.frame(Q.paper_sessions).row(0, named=True)
+    assert stopped["status"] == "stopped"  # the session finished its step and committed
+    third = start_api(home, "--rate", "0", "--resume-sessions")
+    try:
+        st = _status(third)
+        assert st["in_service"] is True and st["state"] == "running"  # handed over by the stopped service
+        _until(lambda: _status(third)["bars_processed"] > stopped["bars_processed"])
+    finally:
+        code, _ = third.stop()
     assert code == 0
     with ws.store.connect() as con:
         bars = con.execute(

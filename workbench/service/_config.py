@@ -42,7 +42,8 @@ class ServiceConfig:
         a session's model older than this makes ``/ready`` fail.
     resume_sessions:
         at start, resume every paper session the workspace records as running (the service, or a
-        ``workbench paper run``, died under it: kill -9, a node lost); ``workbench api --resume-sessions``.
+        ``workbench paper run``, died under it: kill -9, a node lost) and those the previous service
+        stopped when it shut down (SIGTERM, a rolling update); ``workbench api --resume-sessions``.
     """
 
     home: Path | None = None

@@ -136,7 +136,7 @@ def ingest(
         path = folder / name
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1024 * 1024)
-        report = st.ws.ingest([path], strict=strict, index=False)
+        report = st.ws.ingest([path], strict=strict)  # index: WORKBENCH_AUTO_INDEX, as the CLI
     finally:
         shutil.rmtree(folder, ignore_errors=True)  # the store keeps raw/<sha256> of what it took
     data = report.to_dict()

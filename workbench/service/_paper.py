@@ -20,11 +20,14 @@ every decision's latency, bar arrival to order, from the step listener).
 from __future__ import annotations
 
 import importlib
+import json
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -183,12 +186,24 @@ class PaperHub:
             raise Conflict(f"paper session {name!r} is already running in this service")
         return self._launch(paper.resume(self.ws, self._known(name)), by)
 
+    @property
+    def _handover(self) -> Path:
+        return Path(self.ws.home) / "service" / "paper-sessions-to-resume.json"
+
     def resume_interrupted(self, by: str) -> list[str]:
-        """Resume every stored session whose last committed status is ``running`` (its process died)."""
+        """Resume every stored session whose last committed status is ``running`` (its process died under
+        it) or that this service stopped when it shut down (a rolling update, SIGTERM)."""
         if self._paper is None:
             return []
+        handed = []
+        if self._handover.exists():
+            handed = json.loads(self._handover.read_text() or "[]")
+            self._handover.unlink()
         names = [
-            r["name"] for r in self._stored() if r["status"] == "running" and self._here(r["name"]) is None
+            r["name"]
+            for r in self._stored(fresh=True)
+            if (r["status"] == "running" or (r["name"] in handed and r["status"] == "stopped"))
+            and self._here(r["name"]) is None
         ]
         for name in names:
             self._launch(self._paper.resume(self.ws, name), by)
@@ -395,8 +410,16 @@ class PaperHub:
         yield latency
 
     def close(self) -> None:
+        """Stop every session (each finishes and commits its step); remember which were running, for
+        ``--resume-sessions`` at the next start."""
         with self._lock:
             runs = list(self._running.values())
+        alive = [r.session.name for r in runs if r.thread.is_alive()]
+        if alive:
+            self._handover.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._handover.with_suffix(".tmp")
+            tmp.write_text(json.dumps(alive))
+            os.replace(tmp, self._handover)
         for run in runs:
             run.session.stop()
         for run in runs:
