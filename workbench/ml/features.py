@@ -235,14 +235,18 @@ def features_at_entries(
     spec: FeatureSpec | None = None,
     features: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """The features of the last bar **closed at or before** each trade's entry (``open_time``, or ``ts``
-    for an entries frame): a trade entered at a bar's open sees the previous bar; one entered mid-bar
+    """The features of the last bar **closed at or before** each trade's entry (``open_time`` of stored
+    trades, ``entry_time`` of the engine's, ``ts`` of an entries frame): a trade entered at a bar's open sees the previous bar; one entered mid-bar
     does not see that bar's close. Returns the trade columns (``trade_id``, ``open_time``/``ts``,
     ``direction``/``side`` where present), ``bar_ts`` (the bar read) and the features; trades before the
     first bar closed get nulls. ``features``: a frame from :func:`build_features` to reuse."""
-    when = "open_time" if "open_time" in trades.columns else "ts" if "ts" in trades.columns else None
+    when = next((c for c in ("open_time", "entry_time", "ts") if c in trades.columns), None)
     if when is None:
-        raise DataError("trades need an open_time (or ts) column", file="trades", where="columns")
+        raise DataError(
+            "trades need an open_time (stored trades), entry_time (engine trades) or ts (entries) column",
+            file="trades",
+            where="columns",
+        )
     feats = features if features is not None else build_features(bars, spec=spec)
     keyed = feats.rename({"ts": "bar_ts"}).with_columns(_bar_ends(bars)).sort("bar_end")
     keep = [c for c in ("trade_id", when, "direction", "side", "symbol") if c in trades.columns]

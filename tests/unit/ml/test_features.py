@@ -157,3 +157,15 @@ def test_indicators_come_from_the_engine_library():
     src = inspect.getsource(f.build_features)
     for kernel in ("ind.rsi", "ind.atr", "ind.sma", "ind.ema", "ind.zscore", "ind.highest", "ind.macd"):
         assert kernel in src
+
+
+def test_features_at_engine_trades(eurusd):
+    """The engine's trades (entry_time = the open of the bar after the signal bar) read the signal bar."""
+    from workbench.backtest import run
+
+    result = run(eurusd, "sma_cross", {"fast": 10, "slow": 50})
+    trades = result.trades
+    out = features_at_entries(eurusd, trades)
+    assert out.height == trades.height > 10
+    signal_ts = eurusd["ts"].gather(trades["entry_bar"] - 1)
+    assert out["bar_ts"].to_list() == signal_ts.to_list()
