@@ -49,6 +49,7 @@ __all__ = [
     "feature_names",
     "feature_set_id",
     "features_at_entries",
+    "decision_bars",
     "bar_arrays",
 ]
 
@@ -228,6 +229,15 @@ def _bar_ends(bars: pl.DataFrame) -> pl.Series:
     return ends.alias("bar_end")
 
 
+def decision_bars(bars: pl.DataFrame, times: pl.Series) -> pl.Series:
+    """``ts`` of the last bar closed at or before each of ``times`` (null before the first bar closed):
+    the bar a decision taken at that time could have read."""
+    keyed = pl.DataFrame({"bar_ts": bars["ts"], "bar_end": _bar_ends(bars)}).sort("bar_end")
+    left = pl.DataFrame({"t": times.cast(pl.Datetime("us"))}).with_row_index("_row")
+    joined = left.sort("t").join_asof(keyed, left_on="t", right_on="bar_end", strategy="backward")
+    return joined.sort("_row")["bar_ts"]
+
+
 def features_at_entries(
     bars: pl.DataFrame,
     trades: pl.DataFrame,
@@ -236,8 +246,8 @@ def features_at_entries(
     features: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The features of the last bar **closed at or before** each trade's entry (``open_time`` of stored
-    trades, ``entry_time`` of the engine's, ``ts`` of an entries frame): a trade entered at a bar's open sees the previous bar; one entered mid-bar
-    does not see that bar's close. Returns the trade columns (``trade_id``, ``open_time``/``ts``,
+    trades, ``entry_time`` of the engine's, ``ts`` of an entries frame): a trade entered at a bar's open
+    sees the previous bar; one entered mid-bar does not see that bar's close. Returns the trade columns (``trade_id``, ``open_time``/``ts``,
     ``direction``/``side`` where present), ``bar_ts`` (the bar read) and the features; trades before the
     first bar closed get nulls. ``features``: a frame from :func:`build_features` to reuse."""
     when = next((c for c in ("open_time", "entry_time", "ts") if c in trades.columns), None)

@@ -176,9 +176,19 @@ def meta_labels(
     vol_span: int = 50,
 ) -> pl.DataFrame:
     """``[ts, side, t1, ret, label]`` for a primary strategy's ``entries`` (``ts`` = the bar whose close
-    the signal is taken at, ``side`` +1 long / -1 short, or ``direction`` long/short): the triple barrier
+    the signal is taken at, ``side`` +1 long / -1 short, or ``direction`` long/short; or trades with
+    ``open_time``/``entry_time`` and ``direction``, whose signal bar is the last bar closed at the entry,
+    :func:`~workbench.ml.features.decision_bars`): the triple barrier
     in the entry's direction, ``label`` 1 when the trade made money (``ret`` > 0), else 0. Entries
     whose ``ts`` is not a bar are an error; entries whose outcome is unknown yet are dropped."""
+    if "ts" not in entries.columns:
+        when = next((c for c in ("open_time", "entry_time") if c in entries.columns), None)
+        if when is not None:  # trades: the signal bar = the last bar closed at the entry
+            from workbench.ml.features import decision_bars
+
+            entries = entries.with_columns(ts=decision_bars(bars, entries[when])).filter(
+                pl.col("ts").is_not_null()
+            )
     if "side" not in entries.columns and "direction" in entries.columns:
         entries = entries.with_columns(
             side=pl.when(pl.col("direction") == "long").then(1).when(pl.col("direction") == "short").then(-1)

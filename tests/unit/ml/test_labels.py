@@ -134,3 +134,16 @@ def test_label_spec_parse_and_make_labels(eurusd):
         make_labels(bars, "meta")
     with pytest.raises(Exception, match="unknown label 'triple'"):
         LabelSpec.parse("triple")
+
+
+def test_meta_labels_of_engine_trades_start_at_the_signal_bar(eurusd):
+    from workbench.backtest import run
+
+    trades = run(eurusd, "sma_cross", {"fast": 10, "slow": 50}, direction="both").trades
+    out = meta_labels(eurusd, trades)
+    signal = (
+        eurusd.select("ts").with_row_index("i").filter(pl.col("i").is_in((trades["entry_bar"] - 1).implode()))
+    )
+    assert set(out["ts"]) <= set(signal["ts"]) and out.height >= trades.height - 2
+    side = dict(zip(eurusd["ts"].gather(trades["entry_bar"] - 1), trades["direction"], strict=True))
+    assert all((s == 1) == (side[t] == "long") for t, s in zip(out["ts"], out["side"], strict=True))
