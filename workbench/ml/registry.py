@@ -2,7 +2,8 @@
 
 * **Where.** By default a SQLite file inside the workspace (``<workspace>/mlflow.db``, artifacts under
   ``<workspace>/mlruns``; no server); a team's tracking server when ``MLFLOW_TRACKING_URI`` is set
-  (:mod:`workbench.config`). MLflow is imported only here, and only when a model is registered,
+  (:mod:`workbench.config`; a ``sqlite:///`` URI keeps its artifacts in ``mlruns/`` beside the file, a
+  server its own artifact store). MLflow is imported only here, and only when a model is registered,
   loaded or promoted (it costs seconds to import): listing reads the catalog's mirror.
 * **register(result, name)** logs one MLflow run (params, the CV scores as metrics, the lineage as
   tags and ``lineage.json``, the pickled model under ``model/``) and registers a new version of
@@ -98,8 +99,8 @@ def _experiment(client: Any, ws: Any, uri: str) -> str:
     if exp is not None:
         return exp.experiment_id
     artifacts = None
-    if uri.startswith("sqlite:///") and uri.endswith(DB_FILE):
-        folder = Path(_ws(ws).home) / ARTIFACTS_DIR
+    if uri.startswith("sqlite:///"):  # a local store: artifacts beside its file, never in the cwd
+        folder = Path(uri.removeprefix("sqlite:///")).parent / ARTIFACTS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         artifacts = folder.resolve().as_uri()
     return client.create_experiment(EXPERIMENT, artifact_location=artifacts)

@@ -248,9 +248,11 @@ def test_mlflow_tracking_uri_points_the_registry_elsewhere(tmp_path, result, mon
     team = tmp_path / "team" / "registry.db"
     team.parent.mkdir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{team}")
+    monkeypatch.chdir(tmp_path)
     ws = open_workspace(tmp_path / "ws")
     reg = R.register(result, "team_model", ws=ws, data="EURUSD:1h")
     assert team.exists() and not (ws.home / "mlflow.db").exists()
+    assert (team.parent / "mlruns").is_dir() and not (tmp_path / "mlruns").exists()  # beside it, not in cwd
     assert R.models(ws)["tracking_uri"].to_list() == [f"sqlite:///{team}"] == [reg.tracking_uri]
     assert R.load("team_model", ws=ws).run_id == reg.run_id
 
