@@ -260,18 +260,17 @@ def optimize(request: Request, body: OptimizeRequest) -> Obj:
             file=str(st.ws.home),
             where="bars",
         )
-    args = ["optimize", "--strategy", body.strategy, "--data", body.data]
-    for item in items:
-        args += ["--param", item]
-    for objective in body.objectives:
-        args += ["--objective", objective]
-    args += ["--algo", body.algo, "--trials", str(body.trials), "--walk-forward", str(body.walk_forward)]
-    args += ["--seed", str(body.seed), "--fill", body.fill]
-    for key, value in _engine(body).items():
-        if key != "fill" and value is not None:
-            args += [f"--{key.replace('_', '-')}", str(value)]
+    # --flag=value: a value starting with '-' stays a value (no shell is involved: an argv list)
+    args = ["optimize", f"--strategy={body.strategy}", f"--data={body.data}"]
+    args += [f"--param={item}" for item in items]
+    args += [f"--objective={objective}" for objective in body.objectives]
+    args += [f"--algo={body.algo}", f"--trials={body.trials}", f"--walk-forward={body.walk_forward}"]
+    args += [f"--seed={body.seed}"]
+    args += [
+        f"--{key.replace('_', '-')}={value}" for key, value in _engine(body).items() if value is not None
+    ]
     if body.address:
-        args += ["--address", body.address]
+        args.append(f"--address={body.address}")
     job = st.jobs.submit("optimize", cli_argv(*args, "--json"), body.model_dump(), _who(request))
     return _job(job)
 
