@@ -11,7 +11,8 @@ test: nothing here asserts a time.
 
 Cases
 * trades CSV -> store: ``workbench`` (detect, parse, validate, reconcile, metrics, raw copy, one
-  transaction) vs DuckDB's own ``read_csv`` into a table (no validation) vs pandas ``read_csv`` +
+  transaction; from 1M trades on the trades are a Parquet part behind the ``trades`` view, ADR 0014)
+  vs DuckDB's own ``read_csv`` into a table (no validation) vs pandas ``read_csv`` +
   row-by-row INSERTs (measured on a 20k-row slice and extrapolated linearly — said in the table).
 * ticks -> 1-minute OHLCV bars: ``workbench.ingest.bars.ticks_to_bars`` (with validation) vs a DuckDB
   ``GROUP BY time_bucket`` vs plain polars ``group_by_dynamic``.
