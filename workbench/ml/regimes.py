@@ -166,6 +166,13 @@ def _prefix_rows(bars: pl.DataFrame, fit_until: Any) -> int:
         return int(n * fit_until)
     if isinstance(fit_until, int | np.integer):
         return int(min(max(fit_until, 0), n))
+    if isinstance(fit_until, str):
+        try:
+            fit_until = datetime.fromisoformat(fit_until)
+        except ValueError:
+            raise ConfigError(
+                f"fit_until {fit_until!r}: expected an ISO timestamp such as 2017-10-01T00:00"
+            ) from None
     ts = pl.Series([fit_until]).cast(pl.Datetime("us"))[0]
     return int(bars["ts"].search_sorted(ts, side="right"))
 

@@ -118,3 +118,14 @@ def test_change_points_find_a_volatility_break():
     assert any(590 <= i <= 640 for i in idx), idx  # the break (+ the 24-bar vol window's lag)
     assert len(idx) <= 3
     assert out["segment"].is_sorted()
+
+
+def test_fit_until_forms(bars):
+    from workbench.ml.regimes import _prefix_rows
+
+    ts = bars["ts"]
+    assert _prefix_rows(bars, None) == bars.height
+    assert _prefix_rows(bars, 0.5) == bars.height // 2
+    assert _prefix_rows(bars, 700) == 700
+    assert _prefix_rows(bars, ts[699]) == 700  # a timestamp: the bars up to and including it
+    assert _prefix_rows(bars, ts[699].isoformat()) == 700
