@@ -346,7 +346,8 @@ def parse(data: bytes | MappedFile, name: str) -> Parsed:
             f"not a trades CSV the workbench can map: no column for {', '.join(missing)}; columns not "
             f"recognised: {', '.join(repr(c) for c in unmapped) or 'none'}"
             + "".join(f"; {d}" for d in doubts)
-            + f"; name them with --columns {example} (fields: {', '.join(FIELDS)})",
+            + f"; name them with --columns {example} (fields: {', '.join(FIELDS)}), or pass --format NAME "
+            "if the file is not a list of trades",
             where=f"line {header_line}",
         )
     if frame.height == 0:
