@@ -75,7 +75,7 @@ def test_kill_switch_and_readiness_of_a_running_session(paper_client) -> None:
     body = {"name": "eur", "data": "EURUSD:1h", "strategy": "sma_cross", "speed": "60"}  # a bar a minute
     assert c.post("/paper/sessions", headers=AUTH, json=body).status_code == 201
     # the first bar arrives at once, the next in a minute: stale after 0.5 s -> not ready, with the reason
-    ready = _until(lambda: (r := c.get("/ready")).status_code == 503 and r.json())
+    ready = _until(lambda: (r := c.get("/ready")).status_code == 503 and "last bar" in r.text and r.json())
     (reason,) = ready["reasons"]
     assert reason.startswith("feed:eur: last bar ") and reason.endswith("s ago (stale after 0.5 s)")
     assert c.get("/health").status_code == 200
