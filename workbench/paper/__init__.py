@@ -16,7 +16,7 @@ from __future__ import annotations
 from workbench.paper._config import POLICY_KINDS, PaperConfig
 from workbench.paper._feeds import Feed, FileTailFeed, ReplayFeed, WebSocketFeed
 from workbench.paper._policies import POLICIES, History, StrategyPolicy
-from workbench.paper._session import Session, control, resume, start_session
+from workbench.paper._session import Session, backtest_with_risk, control, resume, start_session
 from workbench.paper._trader import Broker, SimBroker
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "SimBroker",
     "StrategyPolicy",
     "WebSocketFeed",
+    "backtest_with_risk",
     "control",
     "resume",
     "start_session",

@@ -25,7 +25,7 @@ from workbench.paper._trader import SimBroker
 from workbench.risk import HALTED, RiskManager
 from workbench.store import Q as _SQL
 
-__all__ = ["Session", "start_session", "resume", "control"]
+__all__ = ["Session", "start_session", "resume", "control", "backtest_with_risk"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -542,6 +542,29 @@ def resume(ws: Any, name: str, *, speed: float | str | None = None) -> Session:
     trades = ws.store.frame(_SQL.paper_trades_of, [name])
     session.trades = [dict(zip(trades.columns, r, strict=True)) for r in trades.iter_rows()]
     session.state = row["status"]
+    return session
+
+
+def backtest_with_risk(
+    ws: Any,
+    data: str,
+    strategy: str,
+    params: dict[str, Any] | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
+    risk: Any = None,
+    name: str = "",
+) -> Session:
+    """A backtest under the risk manager: the stored bars ``data`` replayed at max speed through a paper
+    session (stored like any session, name ``name`` or derived). With ``risk`` off its trades are exactly
+    ``workbench.backtest.run()``'s; with limits, every intervention is in its orders with the rule that
+    fired, and ``status()["live_diff"]`` compares it with the unconstrained backtest."""
+    from workbench.risk import RiskConfig
+
+    config = PaperConfig(data=data, strategy=strategy, params=params or {}, settings=settings or {},
+                         risk=risk if risk is not None else RiskConfig(), speed="max", name=name)  # fmt: skip
+    session = start_session(ws, config)
+    session.run()
     return session
 
 

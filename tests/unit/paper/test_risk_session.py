@@ -90,3 +90,15 @@ def test_operator_kill_and_resume_while_running(ws):
         ("HALTED", "REDUCING", "bob", "resumed"),
     ]
     assert resume(ws, "op").risk.switch.state == "REDUCING"
+
+
+def test_backtest_with_risk_is_the_backtest_when_off(ws, eurusd):
+    from workbench.backtest import run
+    from workbench.paper import backtest_with_risk
+
+    settings = {"direction": "both", "commission": "0.0001"}
+    off = backtest_with_risk(ws, "EURUSD:1h", "macd", settings=settings)
+    bt = run(eurusd, "macd", {}, contract="EURUSD", **settings)
+    assert off.trades_frame()["pnl"].to_list() == bt.trades["pnl"].to_list()
+    capped = backtest_with_risk(ws, "EURUSD:1h", "macd", settings=settings, risk={"max_units": 5000})
+    assert capped.trades_frame()["size"].max() == 5000 and not capped.live_diff()["identical"]
