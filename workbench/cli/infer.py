@@ -31,6 +31,13 @@ def _args(p: argparse.ArgumentParser) -> None:
         default=0.6,
         help="below this entry F1 learned rules (a decision tree) are tried too (default 0.6)",
     )
+    p.add_argument(
+        "--shift-hours",
+        type=float,
+        default=0.0,
+        metavar="H",
+        help="add H hours to the trades' times first (a report on a UTC+2 server clock vs UTC bars: -2)",
+    )
     p.add_argument("--no-store", action="store_true", help="do not store the replay as a backtest")
     p.add_argument("--exits", action="store_true", help="add every real exit's classification to the JSON")
 
@@ -47,6 +54,7 @@ def infer_cmd(args: argparse.Namespace) -> Result:
         tol=args.tol,
         strategies=args.strategy,
         min_f1=args.min_f1,
+        shift_hours=args.shift_hours,
         store=not args.no_store,
     )
     data = res.to_dict(exit_rows=args.exits)

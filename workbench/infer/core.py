@@ -592,21 +592,33 @@ def infer(
     tol: int = 1,
     strategies: list[str] | None = None,
     min_f1: float = 0.6,
+    shift_hours: float = 0.0,
     store: bool = True,
     progress: Progress | None = None,
 ) -> InferResult:
     """Infer the rules of stored backtest ``backtest_id`` (module docstring); ``data`` names the bars
     (``SYMBOL:TF``), ``tol`` the matching tolerance in bars, ``strategies`` limits the library,
-    ``min_f1`` the entry F1 under which learned rules are tried; ``store`` keeps the replay of the
-    answer as a backtest (its id in ``backtest_id``)."""
+    ``min_f1`` the entry F1 under which learned rules are tried; ``shift_hours`` is added to the trades'
+    times before they are placed on the bars (a report on a broker's server clock, e.g. UTC+2, against
+    UTC bars: ``-2``); ``store`` keeps the replay of the answer as a backtest (its id in
+    ``backtest_id``)."""
     say = progress or (lambda f, s: None)
     say(0.0, "reading the backtest and its bars")
     bt = ws.backtest(backtest_id)
     trades = bt.trades
     if trades.height == 0:
         raise DataError("has no trades to infer rules from", file=f"backtest {backtest_id}", where="trades")
+    shift_notes = []
+    if shift_hours:
+        us = int(round(float(shift_hours) * 3_600_000_000))
+        trades = trades.with_columns(
+            pl.col("open_time") + pl.duration(microseconds=us),
+            pl.col("close_time") + pl.duration(microseconds=us),
+        )
+        shift_notes.append(f"trade times shifted by {shift_hours:+g} h before matching")
     info = {**bt.info, "id": backtest_id}
     key, bars, notes = choose_bars(ws, info, trades, data)
+    notes = [*shift_notes, *notes]
     cash = float(bt.initial_balance or 10_000.0)
     result, best = infer_trades(
         bars,

@@ -188,3 +188,13 @@ def test_bars_from_a_file_the_user_ingests(tmp_path, bars):
     res = infer(ws, out.backtest_ids[0], strategies=["donchian_breakout", "sma_cross"], store=False)
     assert res.bars == "EURUSD:1h" and res.params == {"entry": 40, "exit": 15}
     assert res.agreement.entry_f1 == 1.0
+    # the same trades on a clock 3 hours ahead (a broker's server time) no longer agree; shift_hours
+    # moves the stored trades exactly like that before they are placed on the bars
+    bid = out.backtest_ids[0]
+    ahead = ws.trades(bid).with_columns(
+        pl.col("open_time").dt.offset_by("3h"), pl.col("close_time").dt.offset_by("3h")
+    )
+    moved = infer_trades(ws.bars("EURUSD:1h"), ahead, key="EURUSD:1h", strategies=["donchian_breakout"])[0]
+    shifted = infer(ws, bid, strategies=["donchian_breakout"], shift_hours=3, store=False)
+    assert moved.agreement.entry_f1 < 0.5 and shifted.agreement == moved.agreement
+    assert shifted.notes[0] == "trade times shifted by +3 h before matching"
