@@ -335,7 +335,7 @@ def infer_trades(
     spread = infer_spread(real, opens, pip)
     if spread is not None:
         base["spread"] = spread
-    base.update(infer_costs(trades, lot=getattr(contract, "lot_size", None) if contract else None))
+    base.update(infer_costs(trades, lot=getattr(contract, "contract_size", None) if contract else None))
     replayed = []
     for _, _, spec, params in pool[:4]:
         res, cand = _replay(bars, spec, params, base, ts)
