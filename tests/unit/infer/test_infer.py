@@ -198,3 +198,18 @@ def test_bars_from_a_file_the_user_ingests(tmp_path, bars):
     shifted = infer(ws, bid, strategies=["donchian_breakout"], shift_hours=3, store=False)
     assert moved.agreement.entry_f1 < 0.5 and shifted.agreement == moved.agreement
     assert shifted.notes[0] == "trade times shifted by +3 h before matching"
+
+
+@pytest.mark.parametrize(
+    "costs",
+    [{"commission": 0.0002}, {"commission": "3.5/lot", "size": "2lots"}],
+    ids=["fraction", "per-lot"],
+)
+def test_costs_read_back_give_the_same_money(bars, costs):
+    from workbench.infer.core import infer_costs
+
+    truth = run(bars, "sma_cross", {"fast": 12, "slow": 50}, direction="both", **costs)
+    read = infer_costs(truth.to_trades("EURUSD"), lot=100_000)
+    assert set(read) == set(costs) or set(read) == {"commission", "size"}
+    replay = run(bars, "sma_cross", {"fast": 12, "slow": 50}, direction="both", **read)
+    assert replay.metrics["final_equity"] == pytest.approx(truth.metrics["final_equity"], rel=1e-9)
