@@ -16,7 +16,7 @@ import polars as pl
 from workbench.backtest import EngineSettings
 from workbench.backtest.indicators import atr, returns_vol
 from workbench.backtest.settings import STOP_ATR
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, DataError
 from workbench.paper import _state
 from workbench.paper._config import PaperConfig
 from workbench.paper._feeds import Feed, bars_to_tuples, open_feed
@@ -226,11 +226,16 @@ class Session:
             for o in new_orders[-20:]:
                 self.last_decisions.append({"bar": o["bar"], "ts": _iso(o["ts"]), "target": o["target"],
                                             "from": o["from_pos"], "kind": o["kind"]})  # fmt: skip
-            bars = pl.DataFrame(
-                {"bar": np.arange(start, stop, dtype=np.int64),
-                 "ts": pl.Series(hist.array("ts")[start:stop]).cast(pl.Datetime("us")),
-                 **{c: hist.array(c)[start:stop] for c in ("open", "high", "low", "close", "volume")}}
-            )  # fmt: skip
+            if (
+                self.config.feed == "replay"
+            ):  # the bars are in the workspace already (resume reads them there)
+                bars = pl.DataFrame(schema=_state.BAR_SCHEMA)
+            else:
+                bars = pl.DataFrame(
+                    {"bar": np.arange(start, stop, dtype=np.int64),
+                     "ts": pl.Series(hist.array("ts")[start:stop]).cast(pl.Datetime("us")),
+                     **{c: hist.array(c)[start:stop] for c in ("open", "high", "low", "close", "volume")}}
+                )  # fmt: skip
             rejected = self._commit_records(bars)
         self._notify("step", {"bars": stop - start, "decisions": stop - start, "latencies": [x + prep for x in lat],
                               "rejected": rejected, "equity": self.equity, "drawdown_pct": self.drawdown_pct,
@@ -523,6 +528,8 @@ def resume(ws: Any, name: str, *, speed: float | str | None = None) -> Session:
     ``speed`` replaces the stored speed for this run."""
     row, bars = _state.load(ws.store, name)
     config = PaperConfig.from_dict(row["config"])
+    if config.feed == "replay":  # a replay stores no copy of the bars: the first bars_processed stored bars
+        bars = _replayed(ws, config, row)
     if speed is not None:
         config = replace(config, speed=speed)
     session = Session(ws, config)
@@ -566,6 +573,21 @@ def backtest_with_risk(
     session = start_session(ws, config)
     session.run()
     return session
+
+
+def _replayed(ws: Any, config: PaperConfig, row: dict[str, Any]) -> pl.DataFrame:
+    """The stored bars a replay session has seen, checked against what it recorded (count, last time)."""
+    n = int(row["bars_processed"])
+    bars = ws.bars(config.data).head(n) if n else pl.DataFrame(schema=_state.BAR_SCHEMA).drop("bar")
+    last = row["last_ts"]
+    if bars.height != n or (n and bars["ts"][-1].replace(tzinfo=None) != last):
+        raise DataError(
+            f"paper session {config.name!r} replayed {n} bars of {config.data} up to {last}, but the stored "
+            f"bars no longer start with them (re-ingested?); start a new session",
+            file=str(ws.home),
+            where="bars",
+        )
+    return bars
 
 
 def control(ws: Any, name: str, action: str, *, reason: str = "", by: str = "operator") -> None:
