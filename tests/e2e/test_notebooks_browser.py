@@ -79,8 +79,10 @@ PLOTS = {
     "04_optimize.ipynb": 2,  # the widget's Pareto scatter, the fold's Pareto scatter
     "05_ml.ipynb": 8,  # widget importance, regimes, equity/drawdown; importance, equity/drawdown, regime bars
     "06_infer_codegen.ipynb": 2,  # the widget's real vs inferred entries, the same chart from the functions
+    "07_paper_trading.ipynb": 2,  # the live dashboard's equity over drawdown
     "dashboards/optimization.ipynb": 2,  # Pareto scatter, parameter heatmap
     "dashboards/overview.ipynb": 5,  # balance, drawdown, monthly heatmap, weekday and hour bars
+    "dashboards/paper.ipynb": 0,  # equity over drawdown once a paper session exists (none in the test's workspace)
     "reports/backtest_report.ipynb": 5,
     "reports/compare_report.ipynb": 4,
     "reports/optimization_report.ipynb": 3,
