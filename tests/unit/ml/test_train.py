@@ -141,3 +141,16 @@ def test_tune_searches_with_ray(eurusd):
     assert trials["score"][0] == pytest.approx(local.mean, rel=1e-9)
     # the same seed draws the same configurations
     assert sorted(trials2["params"].to_list()) == sorted(trials["params"].to_list()) and again == best
+
+
+def test_train_on_meta_labels_of_a_primary_strategy(eurusd):
+    """Meta-labelling end to end: a primary strategy's trades -> 'did it make money' -> a model of that."""
+    from workbench.backtest import run
+
+    bars = eurusd.slice(0, 3000)
+    trades = run(bars, "sma_cross", {"fast": 5, "slow": 20}, direction="both").trades
+    r = train(bars, model="logreg", label=LabelSpec(kind="meta", primary="sma_cross:fast=5,slow=20"),
+              entries=trades, mda=False, cv_params={"n_splits": 3})  # fmt: skip
+    assert r.label_spec.kind == "meta" and r.lineage()["label_spec"]["primary"] == "sma_cross:fast=5,slow=20"
+    assert 0.5 * trades.height < r.n_samples <= trades.height  # one sample per trade after the warm-up
+    assert r.oos.height == r.n_samples and r.cv.folds == 3
