@@ -6,7 +6,7 @@ EURUSD hourly bars.
 
     python benchmarks/ml.py                  # everything (several minutes on 2 busy cores)
     python benchmarks/ml.py --quick          # smaller: 20k-bar CV, 200k-bar features, fewer repeats
-    python benchmarks/ml.py --only predict   # one section: predict | cv | features | leakage
+    python benchmarks/ml.py --only predict   # one section: predict | features | regimes | cv | leakage
 
 Synthetic long series are built from the packaged EURUSD: its bars' log returns and shapes (open, high,
 low relative to the close; volume) drawn with replacement (seeded) onto a continuous hourly clock.
@@ -297,7 +297,49 @@ def stage_leakage(args) -> dict:
     return {"rows": out, "samples": d.n, "base_rate": float(d.y.mean())}
 
 
-STAGES = {"predict": stage_predict, "cv": stage_cv, "features": stage_features, "leakage": stage_leakage}
+def stage_regimes(args) -> dict:
+    """HMM: fit on a 20k-bar prefix, forward-filter ``feature_bars`` bars; hmmlearn's own (smoothed, and
+    so look-ahead) ``predict_proba`` on the same bars as the peer."""
+    from workbench.ml import fit_hmm
+    from workbench.ml.regimes import regime_observations
+
+    bars = synthetic_bars(args.feature_bars, seed=4)
+    t = time.perf_counter()
+    model = fit_hmm(bars, 3, seed=0, fit_until=20_000)
+    fit_s = time.perf_counter() - t
+    model.filter(bars.slice(0, 1000))  # load the compiled forward pass
+    t = time.perf_counter()
+    model.filter(bars)
+    filter_s = time.perf_counter() - t
+    from hmmlearn.hmm import GaussianHMM
+
+    h = GaussianHMM(n_components=3, covariance_type="full")
+    h.startprob_, h.transmat_, h.means_, h.covars_ = (
+        model.startprob,
+        model.transmat,
+        model.means,
+        model.covars,
+    )
+    z = (regime_observations(bars, model.vol_window) - model.center) / model.scale
+    t = time.perf_counter()
+    h.predict_proba(z[model.vol_window :])
+    smooth_s = time.perf_counter() - t
+    return {
+        "bars": bars.height,
+        "fit_s": fit_s,
+        "filter_s": filter_s,
+        "smooth_s": smooth_s,
+        "peak_rss_mib": hwm_mib(),
+    }
+
+
+STAGES = {
+    "regimes": stage_regimes,
+    "predict": stage_predict,
+    "cv": stage_cv,
+    "features": stage_features,
+    "leakage": stage_leakage,
+}
 
 
 def run_stage(name: str, argv: list[str]) -> dict:
@@ -358,6 +400,16 @@ def report(name: str, r: dict) -> None:
             f"  look-ahead checks on these bars (cut at t / different future after t): "
             f"{r['lookahead_checks_passed']} of 4 passed; peak RSS {r['peak_rss_mib']:,.0f} MiB"
         )
+    elif name == "regimes":
+        table(
+            f"Regimes: 3-state Gaussian HMM fitted on 20,000 bars, probabilities for {r['bars']:,} bars",
+            ["what", "seconds"],
+            [
+                ["fit (hmmlearn, full covariances, 1 BLAS thread)", r["fit_s"]],
+                ["workbench forward filter (causal)", r["filter_s"]],
+                ["peer: hmmlearn predict_proba (smoothed: sees the future)", r["smooth_s"]],
+            ],
+        )
     elif name == "leakage":
         table(
             f"Naive vs purged CV on EURUSD 1h ({r['samples']:,} triple-barrier samples, 24-bar limit, "
@@ -395,7 +447,7 @@ def main() -> None:
     print(
         f"workbench ML benchmark — {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}"
     )
-    for name in [args.only] if args.only else ["predict", "features", "cv", "leakage"]:
+    for name in [args.only] if args.only else ["predict", "features", "regimes", "cv", "leakage"]:
         t = time.perf_counter()
         report(name, run_stage(name, argv))
         print(f"  ({time.perf_counter() - t:.0f} s wall for this section, load {os.getloadavg()[0]:.1f})")
