@@ -194,3 +194,27 @@ def test_workspace_and_cli_take_a_column_mapping(tmp_path: Path, monkeypatch, ca
     code = main(["ingest", str(src), "--no-index", "--columns", "opened=Anfang", "--json"])
     captured = capsys.readouterr()
     assert code != 0 and "unknown field 'opened'" in captured.out + captured.err
+
+
+def test_translated_and_mapped_columns_take_the_typed_fast_path(monkeypatch, english) -> None:
+    from workbench.ingest.parsers import _columns, trades_csv
+
+    used: list[bool] = []
+    orig = _columns.read_typed_csv
+
+    def spy(*a, **k):
+        frame = orig(*a, **k)
+        used.append(frame is not None and frame.schema[frame.columns[1]] != frame.schema[frame.columns[3]])
+        return frame
+
+    monkeypatch.setattr(trades_csv, "read_typed_csv", spy)
+    got = parse_bytes(_csv(HEADERS["zh"][0], _translated("zh")), "zh.csv")
+    assert used == [True]  # 开仓时间 read as a time by the reader itself, not as text
+    assert_frame_equal(got.trades, english.trades)
+    headers = ["Nummer", "Anfang", "Ende", "Papier", "Richtung", "Ergebnis"]
+    rows = [[r[0], r[1], r[2], r[3], "Kauf" if r[4] == "buy" else "Verkauf", r[10]] for r in ROWS]
+    with column_mapping(
+        {"open_time": "Anfang", "close_time": "Ende", "symbol": "Papier", "profit": "Ergebnis"}
+    ):
+        parse_bytes(_csv(headers, rows), "x.csv")
+    assert used == [True, True]

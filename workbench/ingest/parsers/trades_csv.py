@@ -305,10 +305,14 @@ def _meta_number(meta: dict[str, str], key: str) -> float | None:
 
 
 def _kinds(headers: list[str]) -> dict[str, str]:
-    """Which columns the typed reader may parse itself: numbers, and the two times."""
+    """Which columns the typed reader may parse itself: numbers, and the two times (by the user's
+    mapping or either alias table: a column whose values do not read so sends the file down the text
+    path, where the evidence is weighed)."""
+    user = {header_key(h): f for f, h in (_USER_COLUMNS.get() or {}).items()}
     out: dict[str, str] = {}
     for h in headers:
-        field = TRADE_ALIASES.get(header_key(h))
+        key = header_key(h)
+        field = user.get(key) or TRADE_ALIASES.get(key) or LOCALISED_ALIASES.get(key)
         if field in _NUMERIC:
             out[h] = "number"
         elif field in ("open_time", "close_time"):
