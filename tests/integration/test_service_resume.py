@@ -70,7 +70,7 @@ def test_killed_service_resumes_its_session(tmp_path) -> None:
     assert code == 0
     with ws.store.connect() as con:
         bars = con.execute(
-            "SELECT count(*), count(DISTINCT bar), max(bar) FROM paper_bars WHERE session = 'eur'"
+            "SELECT count(*), count(DISTINCT bar), max(bar) FROM paper_equity WHERE session = 'eur'"
         ).fetchall()[0]
         fills = [
             r[0]
@@ -84,6 +84,6 @@ def test_killed_service_resumes_its_session(tmp_path) -> None:
                 "SELECT order_id FROM paper_orders WHERE session = 'eur' ORDER BY order_id"
             ).fetchall()
         ]
-    assert bars[0] == bars[1] == bars[2] + 1  # every bar once, none skipped
+    assert bars[0] == bars[1] == bars[2] + 1  # an equity row for every bar, once, none skipped
     assert fills == list(range(fills[0], fills[0] + len(fills))) if fills else True
     assert orders == list(range(orders[0], orders[0] + len(orders))) and len(orders) > 0
