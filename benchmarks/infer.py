@@ -138,7 +138,9 @@ def peer() -> None:
     truth = run(bars, "sma_cross", {"fast": 12, "slow": 60}, **COSTS)
     real = place(truth.trades, ts)
     print("\npeer: per-combination trades, naive run() per combination vs the bulk scoring kernel")
-    print(f"{'strategy':<12} {'combos':>7} {'naive s':>9} {'bulk s':>9} {'naive us/combo':>15} {'bulk us/combo':>14} {'x':>6}")
+    print(
+        f"{'strategy':<12} {'combos':>7} {'naive s':>9} {'bulk s':>9} {'naive us/combo':>15} {'bulk us/combo':>14} {'x':>6}"
+    )
     for name in ("sma_cross", "macd"):
         spec = get_strategy(name)
         grid = coarse_grid(spec)
@@ -172,8 +174,13 @@ def real_reports() -> None:
         ws.load_samples()
         ws.ingest([real_dir], index=False)
         bts = ws.backtests().sort("id")
-        print(f"\nreal reports: {bts.height} backtests from {real_dir}; bars: "
-              + ", ".join(f"{s}:{t} {a:%Y-%m-%d}..{b:%Y-%m-%d}" for s, t, a, b in ws.bar_series().select("symbol", "timeframe", "first", "last").iter_rows()))
+        print(
+            f"\nreal reports: {bts.height} backtests from {real_dir}; bars: "
+            + ", ".join(
+                f"{s}:{t} {a:%Y-%m-%d}..{b:%Y-%m-%d}"
+                for s, t, a, b in ws.bar_series().select("symbol", "timeframe", "first", "last").iter_rows()
+            )
+        )
         for row in bts.iter_rows(named=True):
             label = f"{row['id']:>3} {row['name'][:44]:<44} {row['symbol'] or '-':<9} {row['timeframe'] or '-':<4}"
             try:
