@@ -58,6 +58,9 @@ def status_html(st: dict[str, Any]) -> str:
 
 
 def _equity_chart(equity: pl.DataFrame, title: str) -> Any:
+    from workbench.ui import notebook
+
+    notebook.load()  # HoloViews' Bokeh extension, local resources, once per kernel (nothing outside one)
     frame = equity.select(pl.col("ts").alias("time"), pl.col("equity").alias("balance"), "drawdown_pct")
     return charts.equity_drawdown(frame, title=title)
 
