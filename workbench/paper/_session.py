@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -171,7 +172,11 @@ class Session:
             if self.state != "failed":
                 self.state = "finished" if ended else "stopped"
             try:
-                self._commit([], self.state)
+                if self.state == "failed":  # record it if the catalog lets us; the original error wins
+                    with contextlib.suppress(Exception):
+                        self._commit([], self.state)
+                else:
+                    self._commit([], self.state)
             finally:
                 feed.close()
                 self._notify("status", {"state": self.state})

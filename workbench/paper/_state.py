@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -77,8 +78,11 @@ def _insert(con: Any, sql: str, name: str, frame: pl.DataFrame) -> None:
         con.register("frame", frame)
         try:
             con.execute(sql, [name])
-        finally:
-            con.unregister("frame")
+        except Exception:
+            with contextlib.suppress(Exception):  # an aborted transaction refuses even this; keep the cause
+                con.unregister("frame")
+            raise
+        con.unregister("frame")
 
 
 def commit_step(
@@ -152,6 +156,13 @@ def commit_step(
             )
     except StoreError:
         raise
+    except Exception as e:  # a constraint or I/O error of the catalog (only store/ imports duckdb)
+        if not type(e).__module__.startswith(("duckdb", "_duckdb")):
+            raise
+        raise StoreError(
+            f"paper session {name!r}: the step could not be stored ({' '.join(str(e).split())[:200]}); is it "
+            "running in another process too? Stop that one, then `workbench paper resume " + name + "`"
+        ) from None
     return controls
 
 

@@ -125,3 +125,17 @@ def test_policy_flags_are_the_engines_signals(ws):
             )
         )
         assert got == want, name
+
+
+def test_two_writers_of_one_session_cannot_double_anything(ws):
+    from workbench.errors import StoreError
+
+    s = start_session(ws, PaperConfig(data="GOOG:1d", strategy="macd", name=next(_names)))
+    s.run(max_bars=300)
+    first, second = resume(ws, s.name), resume(ws, s.name)
+    first.run(max_bars=200)
+    with pytest.raises(StoreError, match="running in another process"):
+        second.run(max_bars=200)  # its step would write the same orders and fills again: refused whole
+    fills = ws.store.frame("SELECT fill_id FROM paper_fills WHERE session = $1 ORDER BY fill_id", [s.name])
+    assert fills["fill_id"].to_list() == list(range(1, fills.height + 1))
+    assert resume(ws, s.name).bars_processed == 500
