@@ -32,3 +32,18 @@ def home(tmp_path, monkeypatch) -> Path:
     h = tmp_path / "lake"
     monkeypatch.setenv("WORKBENCH_HOME", str(h))
     return h
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` group again: pytest-xdist 3.8 names a test's ``xdist_group`` by
+    rewriting ``item._nodeid`` (``...@ray``), which pytest 9 no longer reads (``nodeid`` comes from
+    ``item._id``), so every group was silently spread over both workers. Carry the suffix over."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest reads _nodeid itself
+        return
+    for item in items:
+        legacy = item.__dict__.get("_nodeid")
+        if legacy and legacy != item.nodeid:
+            item._id = NodeId.parse(legacy)
