@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -506,10 +507,11 @@ class _Nan:
         return math.nan
 
 
-def _dt(us: int) -> Any:
-    from datetime import datetime, timedelta
+_EPOCH = datetime(1970, 1, 1)
 
-    return datetime(1970, 1, 1) + timedelta(microseconds=int(us))
+
+def _dt(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(us))
 
 
 def _iso(us: int) -> str:
