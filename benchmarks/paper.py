@@ -68,7 +68,7 @@ def decide_only(bars: pl.DataFrame, step: int = 65_536) -> float:
         start = hist.n
         hist.extend(rows[k : k + step])
         policy.prepare(hist, start, hist.n)
-        broker.process(hist, start, hist.n, policy.decide, nan, lambda s, j: nan[j])
+        broker.process(hist, start, hist.n, policy.decide, nan, lambda s, j: nan[j], None, policy.quiet)
         broker.drain()
     return time.perf_counter() - t0
 

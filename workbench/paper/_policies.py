@@ -96,6 +96,7 @@ class StrategyPolicy:
     kind = "strategy"
 
     scale: np.ndarray | None = None  # per-bar size multiplier at the signal bar (the model policy's)
+    quiet: np.ndarray | None = None  # per bar of the step: no rule fires (the bar loop's fast path)
 
     def __init__(self, strategy: str, params: Mapping[str, Any], direction: str, **_: Any) -> None:
         from workbench.backtest import get_strategy
@@ -113,6 +114,7 @@ class StrategyPolicy:
 
     def prepare(self, hist: History, start: int, stop: int) -> None:
         self.offset = start
+        self.quiet = None
         if stop < 2:  # no rule can fire on the first bar (a cross needs two)
             self.flags = [(False, False, False, False)] * (stop - start)
             return
@@ -124,6 +126,7 @@ class StrategyPolicy:
             self.flags = list(zip(*cols, strict=True))
             return
         self.flags = list(zip(*_rule_flags(self._rules, hist, start, stop), strict=True))
+        self.quiet = _quiet(self.flags)
 
     def decide(self, i: int, pos: int) -> int:
         le, lx, se, sx = self.flags[i - self.offset]
@@ -148,6 +151,11 @@ class StrategyPolicy:
 
 
 _ENGINE_KEYS = ("sl", "tp", "stop_loss", "take_profit", "trailing_stop")
+
+
+def _quiet(flags: list[tuple[bool, bool, bool, bool]]) -> np.ndarray:
+    """Per bar: no rule fires (the policy keeps its position whatever it is)."""
+    return ~np.array(flags, dtype=bool).reshape(-1, 4).any(axis=1)
 
 
 def _strategy_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -271,6 +279,7 @@ class ModelPolicy(StrategyPolicy):
 
     def prepare(self, hist: History, start: int, stop: int) -> None:
         self.offset = start
+        self.quiet = None
         have = self.proba.shape[0]
         if have < stop:  # predict the rows not predicted yet (after a resume: every row seen)
             self.proba = np.concatenate([self.proba, self._predict(hist, have, stop)])
@@ -282,6 +291,7 @@ class ModelPolicy(StrategyPolicy):
         self.flags = list(
             zip(*_rule_flags(self._rules, hist, start, stop, {"proba": self.proba}), strict=True)
         )
+        self.quiet = _quiet(self.flags)
 
     def _predict(self, hist: History, lo: int, stop: int) -> np.ndarray:
         """P(up) of bars ``lo:stop``: the features on all bars ``0:stop`` (causal, some with an infinite

@@ -224,7 +224,10 @@ class Session:
             lat: list[float] = []
             n_orders = len(broker.orders)
             broker.scale = getattr(self.policy, "scale", None)
-            broker.process(hist, start, stop, self.policy.decide, vol, lambda s, j: atrs[s][j], lat)
+            quiet = getattr(self.policy, "quiet", None)
+            if quiet is not None and quiet.shape[0] != stop - start:
+                quiet = None
+            broker.process(hist, start, stop, self.policy.decide, vol, lambda s, j: atrs[s][j], lat, quiet)
             self.latencies.extend(x + prep for x in lat)
             self.decisions_total += stop - start
             self.last_bar_wall = time.time()

@@ -315,18 +315,34 @@ class SimBroker:
         vol: list[float] | np.ndarray,
         atr_at: Callable[[int, int], float],
         latencies: list[float] | None = None,
+        quiet: np.ndarray | None = None,
     ) -> None:
         """Bars ``start:stop`` of ``bars``: fills, stops, the policy's decision (``decide(i, pos)`` ->
         target -1/0/+1) and marking, as the engine does; then the risk manager's bar close (UTC day,
-        peak, kill-switch levels). ``latencies`` receives each bar's time from arrival to decision (s)."""
+        peak, kill-switch levels). ``latencies`` receives each bar's time from arrival to decision (s).
+        ``quiet`` (bool per bar of ``start:stop``, optional): bars where the policy certainly keeps its
+        position (no rule fires); runs of them with nothing else to do - no pending order, no trailing
+        stop, no stop or take-profit touched, no kill-switch level reached, equity > 0 - are marked to
+        market in one vectorised step (:meth:`_fast_forward`), with the same floats as bar by bar."""
         ts_, o_, h_, l_, c_ = bars.ts, bars.open, bars.high, bars.low, bars.close
         rm, rs, costs = self.risk, self.rstate, self.costs
         r_bar, r_ts, r_eq, r_dd, r_pos, r_units = (col.append for col in self.equity_rows)
         perf = time.perf_counter
         timed = latencies is not None
-        watch = rm.watches_levels
-        for i in range(start, stop):
+        events = None
+        if quiet is not None and hasattr(bars, "array") and self.stop_codes[2] is None:
+            events = np.flatnonzero(~np.asarray(quiet, dtype=bool)) + start
+        i = start
+        while i < stop:
             t0 = perf() if timed else 0.0
+            if events is not None and self.pending is None and not self.bust and rm.switch.state == ACTIVE:
+                j = self._fast_forward(bars, i, stop, events)
+                if j > i:
+                    if timed:
+                        each = (perf() - t0) / (j - i)
+                        latencies.extend([each] * (j - i))
+                    i = j
+                    continue
             ts = ts_[i]
             if self.bust:
                 (
@@ -339,6 +355,7 @@ class SimBroker:
                 )
                 if timed:
                     latencies.append(perf() - t0)
+                i += 1
                 continue
             # 1. the order decided at the previous close fills at this open
             if self.pending is not None:
@@ -390,7 +407,7 @@ class SimBroker:
             if day != rm.day:
                 rm.day = day
                 self.day_start = rs.day_start_equity = eq
-            if watch or rm.switch.state != ACTIVE:
+            if rm.watches_levels or rm.switch.state != ACTIVE:
                 rs.bar = i
                 rm.on_bar(rs, day)
                 if (
@@ -408,7 +425,72 @@ class SimBroker:
             pos = self.pos
             r_bar(i), r_ts(ts), r_eq(eq), r_dd((1.0 - eq / self.peak) * 100.0 if self.peak > 0 else 0.0)
             r_pos(pos), r_units(pos * self.units)
+            i += 1
         self.decisions += stop - start
+
+    def _fast_forward(self, bars: Any, i: int, stop: int, events: np.ndarray) -> int:
+        """Mark bars ``i..`` to market in one step while nothing can happen: up to the next bar where a rule
+        fires (``events``), a stop-loss or take-profit is touched or the equity would reach 0. Returns the
+        first bar not handled (``i`` when none was). The arithmetic is the bar loop's, element-wise."""
+        k = int(np.searchsorted(events, i))
+        j = int(events[k]) if k < events.shape[0] else stop
+        if j <= i:
+            return i
+        pos, cash = self.pos, self.cash
+        c = bars.array("close")[i:j]
+        if pos != 0 and self.stops_on:
+            lo, hi = bars.array("low")[i:j], bars.array("high")[i:j]
+            stop_px, take_px = self.sv[0], self.sv[1]
+            hit = (lo <= stop_px) | (hi >= take_px) if pos > 0 else (hi >= stop_px) | (lo <= take_px)
+            if hit.any():
+                j = i + int(np.argmax(hit))
+                c = c[: j - i]
+        if j <= i:
+            return i
+        if pos != 0:
+            eq = cash + pos * self.units * (c - self.ep)
+            bad = eq <= 0
+            if bad.any():
+                j = i + int(np.argmax(bad))
+                eq = eq[: j - i]
+                if j <= i:
+                    return i
+        else:
+            if not cash > 0:
+                return i
+            eq = np.full(j - i, cash)
+        peak = np.maximum.accumulate(np.maximum(eq, self.peak))
+        dd = (1.0 - eq / peak) * 100.0
+        rm, rs = self.risk, self.rstate
+        if rm.watches_levels:  # stop before the first bar at a kill-switch level (the bar loop trips it)
+            cfg = rm.config
+            level = min(x for x in (cfg.reduce_drawdown_pct, cfg.halt_drawdown_pct) if x is not None)
+            trip = dd >= level
+            if trip.any():
+                j = i + int(np.argmax(trip))
+                if j <= i:
+                    return i
+                eq, peak, dd = eq[: j - i], peak[: j - i], dd[: j - i]
+            rm.switch._drawdown, rm.switch._bar = float(dd[-1]), j - 1
+        days = bars.array("ts")[i:j] // _DAY_US
+        before = np.empty_like(days)
+        before[0] = rm.day if rm.day is not None else -1
+        before[1:] = days[:-1]
+        changed = np.flatnonzero(days != before)
+        if changed.size:
+            rm.day = int(days[-1])
+            self.day_start = rs.day_start_equity = float(eq[changed[-1]])
+        self.peak = rs.peak_equity = float(peak[-1])
+        self.equity = rs.equity = float(eq[-1])
+        n = j - i
+        r_bar, r_ts, r_eq, r_dd, r_pos, r_units = self.equity_rows
+        r_bar.extend(range(i, j))
+        r_ts.extend(bars.ts[i:j])
+        r_eq.extend(eq.tolist())
+        r_dd.extend(dd.tolist())
+        r_pos.extend([pos] * n)
+        r_units.extend([pos * self.units] * n)
+        return j
 
     def _fill_pending(
         self, i: int, ts: int, op: float, vol: Any, atr_at: Callable[[int, int], float]
