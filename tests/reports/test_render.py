@@ -76,7 +76,7 @@ def test_parse_value_and_names() -> None:
     assert parse_value("3") == 3 and parse_value("true") is True and parse_value("[1, 2]") == [1, 2]
     assert parse_value("EURUSD") == "EURUSD" and parse_value("null") is None
     assert resolve_notebook("backtest").name == "backtest_report.ipynb"
-    with pytest.raises(ConfigError, match="known: backtest, compare, optimization"):
+    with pytest.raises(ConfigError, match="known: backtest, compare, ml, optimization"):
         resolve_notebook("nope")
 
 

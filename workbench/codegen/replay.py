@@ -36,16 +36,19 @@ def _simulator(mcs: str, cache: Path | None) -> Path:
     folder = _cache_dir(cache)
     exe = folder / f"replay-{key}.exe"
     if not exe.exists():
-        tmp = folder / f".replay-{key}-{os.getpid()}.exe"
-        proc = subprocess.run(
-            [mcs, f"-out:{tmp}", str(SIM_SOURCE)], capture_output=True, text=True, timeout=TIMEOUT_S
-        )
-        if proc.returncode != 0:
-            raise ConfigError(
-                "the replay simulator does not compile: "
-                + " ".join((proc.stdout + proc.stderr).split())[:400]
+        # Compiled under its final file name (mcs takes the assembly's name from it, and the bots that
+        # reference it look it up by that name) in a private folder, then moved into place atomically.
+        with tempfile.TemporaryDirectory(prefix=f".replay-{os.getpid()}-", dir=folder) as private:
+            tmp = Path(private) / exe.name
+            proc = subprocess.run(
+                [mcs, f"-out:{tmp}", str(SIM_SOURCE)], capture_output=True, text=True, timeout=TIMEOUT_S
             )
-        os.replace(tmp, exe)
+            if proc.returncode != 0:
+                raise ConfigError(
+                    "the replay simulator does not compile: "
+                    + " ".join((proc.stdout + proc.stderr).split())[:400]
+                )
+            os.replace(tmp, exe)
     return exe
 
 
