@@ -488,16 +488,9 @@ def _search(
         ),
         {"cpu": 1},
     )
-    tuner = None
-    if path.exists() and not (resume and tune.Tuner.can_restore(str(path))):
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        try:
-            tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
-        except Exception:  # noqa: BLE001 - an unreadable/incompatible experiment: start over
-            shutil.rmtree(path, ignore_errors=True)
-    if tuner is None:
-        tuner = tune.Tuner(
+
+    def fresh() -> Any:
+        return tune.Tuner(
             trainable,
             param_space=plan.space,
             tune_config=tune.TuneConfig(search_alg=plan.search_alg, num_samples=plan.samples, reuse_actors=True),
@@ -509,12 +502,30 @@ def _search(
                 log_to_file=False,
             ),
         )  # fmt: skip
-    _LISTENERS[path.name] = listener
-    listener.start(path)
-    try:
-        results = tuner.fit()
-    finally:
-        _LISTENERS.pop(path.name, None)
+
+    def fit(tuner: Any) -> Any:
+        _LISTENERS[path.name] = listener
+        listener.start(path)
+        try:
+            return tuner.fit()
+        finally:
+            _LISTENERS.pop(path.name, None)
+
+    tuner = None
+    if path.exists() and not (resume and tune.Tuner.can_restore(str(path))):
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        try:
+            tuner = tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+        except Exception:  # noqa: BLE001 - an unreadable/incompatible experiment: start over
+            shutil.rmtree(path, ignore_errors=True)
+    restored = tuner is not None
+    results = fit(tuner if restored else fresh())
+    if restored and not _covers_plan(results, plan):
+        # Ray logs "Failed to restore the run state" and goes on when a state file was cut short (a kill
+        # while it was written): its trials then follow no plan. Start this experiment over.
+        shutil.rmtree(path, ignore_errors=True)
+        results = fit(fresh())
     keyed: list[tuple[Any, dict[str, Any]]] = []
     for r in results:
         m = r.metrics
@@ -526,6 +537,16 @@ def _search(
             keyed.append(((key, i), _row(row, plan, m)))
     keyed.sort(key=lambda kv: kv[0])
     return [row for _, row in keyed]
+
+
+def _covers_plan(results: Any, plan: _Plan) -> bool:
+    """Whether a (restored) experiment's trials evaluated exactly the plan's chunks (grid plans)."""
+    if plan.combos is None:
+        return True
+    metrics = [r.metrics or {} for r in results if r.error is None]
+    if any("first" not in m for m in metrics):
+        return False
+    return sum(int(m.get("combinations", 0)) for m in metrics) == plan.combos.height
 
 
 def _created(tag: str | None) -> int:
