@@ -640,55 +640,18 @@ def infer(
 
 
 def _store(ws: Any, best: dict, result: InferResult, key: str, source_id: int) -> int:
-    from workbench.ingest.load import write_backtest
-    from workbench.ingest.records import Parsed
-    from workbench.store import Q
+    from workbench.backtest.store import store_backtest
 
     res = best["res"]
     symbol, _, tf = key.partition(":")
-    settings = {k: (str(v) if k == "size" else v) for k, v in res.settings.items()}
-    params = {k: v for k, v in res.params.items()}
-    shown = " ".join(f"{k}={v}" for k, v in params.items())
-    parsed = Parsed(
-        format="workbench",
-        kind="backtest",
-        name=f"inferred {res.strategy} {shown} {key} (from backtest {source_id})",
-        platform="workbench",
-        strategy=res.strategy,
-        symbol=symbol,
-        timeframe=tf,
-        initial_balance=float(res.settings["cash"]),
-        start=res.equity["ts"].min(),
-        end=res.equity["ts"].max(),
-        parameters=_clean(params),
-        trades=res.to_trades(symbol=symbol),
-        meta=_clean(
-            {
-                "engine_metrics": res.metrics,
-                "annualization": res.annualization.to_dict(),
-                "settings": settings,
-                "inferred_from": source_id,
-                "agreement": result.agreement.to_dict(),
-                "rules": result.rules,
-            }
-        ),
-    )
+    shown = " ".join(f"{k}={v}" for k, v in res.params.items())
     with ws.store.transaction() as con:
-        bid = int(con.execute(Q.next_object_id).fetchall()[0][0])
-        write_backtest(con, bid, parsed, f"infer:{res.strategy}", None, origin="sweep")
-    return bid
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: non-finite floats become None, numpy scalars Python ones (recursively)."""
-    import math
-
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item"):
-        return _clean(value.item())
-    return value
+        return store_backtest(
+            con,
+            res,
+            name=f"inferred {res.strategy} {shown} {key} (from backtest {source_id})",
+            symbol=symbol,
+            timeframe=tf,
+            meta={"inferred_from": source_id, "agreement": result.agreement.to_dict(), "rules": result.rules},
+            source=f"infer:{res.strategy}",
+        )
