@@ -30,7 +30,7 @@ entry's commission/swap pro rata by volume, the last share taking the remainder 
 rounding.
 
 MT5 computes its printed statistics per *deal* (``convention = "mt5 per deal"``), as every
-report in ../shared/fixtures/real confirms (four tester reports, two history reports):
+report in the test suite's real-export fixtures confirms (four tester reports, two history reports):
 
 * Gross Profit/Loss are the sums of the positive/negative ``profit + commission + swap`` over
   all buy/sell deals, entry deals included: an entry deal's commission is a losing deal of its

@@ -19,7 +19,7 @@ Sources, per language. No real non-English report was copied into the repository
 read off a real report as quoted by a public parser or transcription (GitHub files found with the
 code-search tools; ``file id`` is that index's id), or from MetaQuotes' published help:
 
-* ``en`` the reports in ../shared/fixtures/real (four tester reports of builds 1375-5833, two history
+* ``en`` the reports in the test suite's real-export fixtures (four tester reports of builds 1375-5833, two history
   reports, one Excel report of build 5570).
 * ``ru`` MetaQuotes' help page "Отчет о тестировании" (metatrader5.com/ru/terminal/help/algotrading/
   testing_report: Качество истории, Бары, Тики, Символы); a reader of a real Russian report

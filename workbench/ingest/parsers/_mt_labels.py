@@ -8,7 +8,7 @@ parser can say which language it read, cross-check the positions, and name what 
 
 Sources, per language (``real`` = copied from a real report saved by that terminal language):
 
-* ``en`` real: ../shared/fixtures/real/mt4_tester_html/urinethrower_*, ubertrading_* (builds 1353, 1440).
+* ``en`` real: the test suite's real MT4 tester reports urinethrower_*, ubertrading_* (builds 1353, 1440).
 * ``fr`` real: qg0_* and reuniware_* (build 1090).
 * ``es`` real: ignaxio_swing_nas100_m1_es_cp1252.htm (build 1380).
 * ``ru`` real: panpip_* (build 1090) and othersoft_* (build 1403).

@@ -71,7 +71,7 @@ CONVENTION = "mt4 statement closed trade P/L"
 TIMEZONE = "server time, offset unknown"
 
 # Printed label -> field (``@`` = a section), one dict per interface language. English is read off
-# the real statements in ../shared/fixtures/real; labels of other languages are read by position.
+# the real statements in the test suite's real-export fixtures; labels of other languages are read by position.
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "Closed Transactions:": "@closed",
