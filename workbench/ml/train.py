@@ -598,12 +598,12 @@ def tune_params(
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     from workbench.config import settings
-    from workbench.optimize.tune import _connect  # the one Ray connection helper (see ADR 0008)
+    from workbench.raycluster import connect_ray
 
     if trials < 1:
         raise ConfigError(f"tune needs >= 1 trials, got {trials}")
     higher = SCORES[scoring][1]
-    started, _ = _connect(address or settings().ray_address)
+    started, _ = connect_ray(address or settings().ray_address)
     storage = tempfile.mkdtemp(prefix="workbench-ml-tune-")
     try:
         data = (_as_matrix(X), np.asarray(y), np.asarray(t0), np.asarray(t1))

@@ -64,6 +64,7 @@ from workbench.errors import ConfigError, StrategyError
 from workbench.optimize.overfit import Overfit, assess, cscv_blocks
 from workbench.optimize.pareto import oriented, pareto_ranks, ranks_by
 from workbench.optimize.store import clean, insert_optimization, insert_results, results_frame
+from workbench.raycluster import connect_ray
 
 __all__ = [
     "Objective",
@@ -78,7 +79,6 @@ __all__ = [
 
 Progress = Callable[[int, int | None], None]
 CHUNKS_PER_CPU = 4
-LOCAL_START_ATTEMPTS = 3  # a local Ray that times out while starting (a busy machine) is started again
 STATE_PERIOD_S = "2"  # Tune's experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) unless set
 BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 _ROWS = "_rows"  # config key of a chunked trial: [first, stop) into the search's combinations
@@ -400,44 +400,6 @@ def _tune_callback(key: str) -> Any:
 # -- driver --------------------------------------------------------------------------------------------
 
 
-def _connect(address: str | None) -> tuple[bool, str | None]:
-    """``ray.init`` unless already connected; returns (whether this call connected, dashboard URL)."""
-    import ray
-
-    if address and address.strip().lower().startswith(("http://", "https://")):
-        raise ConfigError(
-            f"--address {address}: that is a Ray Jobs API (dashboard) address; ray.init needs "
-            "ray://HOST:10001 or HOST:6379 — or submit the whole command with the Ray Jobs API: "
-            f"ray job submit --address {address} -- workbench optimize ... (see docs/optimize.md)"
-        )
-    if ray.is_initialized():
-        return False, None
-    from workbench.config import settings
-
-    dashboard = settings().ray_dashboard
-    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
-        try:
-            if address:
-                ctx = ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-            else:
-                ctx = ray.init(include_dashboard=dashboard, log_to_driver=False, logging_level="ERROR")
-            break
-        except Exception as e:  # noqa: BLE001 - ray.init raises bare Exception when its node times out
-            msg = " ".join(str(e).split())[:300]
-            if address or attempt == LOCAL_START_ATTEMPTS or "timed out during startup" not in msg:
-                raise ConfigError(
-                    f"--address {address or '(local)'}: cannot start/connect to Ray ({msg})"
-                ) from None
-            # a local node that missed Ray's fixed start-up windows on a busy machine (its raylet gives
-            # the dashboard agent 15 s, ray.init the raylet 30 s): clean up and start it again
-            ray.shutdown()
-            time.sleep(2 * attempt)
-    url = getattr(ctx, "dashboard_url", None) or None
-    if url and "://" not in url:
-        url = f"http://{url}"
-    return True, url
-
-
 def fold_bounds(n: int, k: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """``k`` walk-forward folds over ``n`` bars: ``((train_lo, train_hi), (test_lo, test_hi))`` each,
     ``k + 1`` equal time-ordered blocks, train = block ``i``, test = block ``i + 1``."""
@@ -693,7 +655,7 @@ def run_optimize(
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", STATE_PERIOD_S)
-    started, dashboard_url = _connect(address)
+    started, dashboard_url = connect_ray(address)
     import ray
 
     runs: list[tuple[int | None, list[dict[str, Any]], np.ndarray]] = []

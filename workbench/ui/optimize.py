@@ -269,7 +269,7 @@ class OptimizeWidget:
     def _connect(self, address: str | None) -> None:
         import ray
 
-        from workbench.optimize.tune import _connect
+        from workbench.raycluster import connect_ray
 
         if ray.is_initialized():
             return
@@ -279,7 +279,7 @@ class OptimizeWidget:
             address = settings().ray_address
         self.progress.description = "starting Ray"
         try:
-            started, self._ray_dashboard = _connect(address)
+            started, self._ray_dashboard = connect_ray(address)
         except WorkbenchError:
             raise
         except Exception as e:  # noqa: BLE001 - ray.init raises bare Exception on a startup timeout

@@ -124,10 +124,10 @@ def test_bars_hash_is_stable_across_processes_and_sees_one_changed_bar(eurusd):
 def test_tune_searches_with_ray(eurusd):
     ray = pytest.importorskip("ray")
     from workbench.ml import tune_params
-    from workbench.optimize.tune import _connect
+    from workbench.raycluster import connect_ray
 
     d = make_dataset(eurusd.slice(0, 1200))
-    started, _ = _connect(None)  # one local Ray for both searches (tune_params leaves it running then)
+    started, _ = connect_ray(None)  # one local Ray for both searches (tune_params leaves it running then)
     try:
         best, trials = tune_params(d.X, d.y, d.t0, d.t1, "logreg", trials=2, seed=1)
         again, trials2 = tune_params(d.X, d.y, d.t0, d.t1, "logreg", trials=2, seed=1)
