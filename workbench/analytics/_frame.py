@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from workbench.errors import DataError
@@ -55,11 +56,11 @@ def in_trade_order(trades: pl.DataFrame, columns: list[str] | tuple[str, ...]) -
         out = trades.select(columns)
     else:
         src = trades.select(list(dict.fromkeys([*columns, *TRADE_ORDER])))
-        if src.n_chunks() > 1:  # gather is random access: across many chunks it looks up each row's chunk
-            src = src.rechunk()
         order, close = _trade_order(src)
         moved = [c for c in columns if c != "close_time"]
-        out = src.select(pl.col(moved).gather(order))
+        # gather is random access: across many chunks it looks up each row's chunk, so the moved
+        # columns (only they) are made one chunk first
+        out = src.select(moved).rechunk().select(pl.all().gather(order))
         if "close_time" in columns:  # already gathered by the sort: not a second random pass
             out = out.with_columns(close.alias("close_time")).select(columns)
     return out.with_columns(flag) if "close_time" in columns else out
@@ -70,10 +71,11 @@ def _trade_order(trades: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     sort by close time alone, then a sort by all three keys of the rows whose close time is shared (a
     few percent of them), put back in place. The same order as the three-key sort, for a quarter less
     time on 16M rows (the text key is compared only where it can matter)."""
-    order = trades.select(pl.arg_sort_by("close_time", maintain_order=True)).to_series()
-    close = trades["close_time"].gather(order)
-    shared = ((close == close.shift(1)) | (close == close.shift(-1))).fill_null(False).arg_true()
-    if shared.len():
+    order, close = _close_order(trades["close_time"])
+    ticks = close.to_physical().to_numpy()
+    tie = np.flatnonzero(ticks[1:] == ticks[:-1])  # a position whose close time its successor shares
+    if tie.size:
+        shared = pl.Series(np.union1d(tie, tie + 1)).cast(pl.get_index_type())
         # The shared positions come in runs of one close time each, in close-time order: sorting their
         # rows by (close, open, id) keeps every run within its own positions (and their close times).
         rows = order.gather(shared)
@@ -81,6 +83,46 @@ def _trade_order(trades: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         within = keys.select(pl.arg_sort_by(TRADE_ORDER, maintain_order=True)).to_series()
         order = order.scatter(shared, rows.gather(within))
     return order, close
+
+
+def _close_order(close: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A stable arg sort of ``close`` (no nulls) and ``close`` in that order.
+
+    Where each time, counted in its coarsest whole unit (second, millisecond, microsecond) from the
+    first, fits beside a row number in 64 bits, the pairs (time, row) are packed into one unsigned
+    integer and sorted by numpy's SIMD sort: unique keys make an unstable sort stable, and the sorted
+    keys give back both the order and the times (0.2 s instead of 1-2 s for 16M rows). Otherwise (a
+    century of microseconds beside 16M rows) polars' stable arg sort.
+    """
+    n = close.len()
+    ticks = close.dt.epoch("us")
+    lo, hi = ticks.min(), ticks.max()
+    if n > 1 and lo is not None and hi is not None:
+        unit = next(u for u in (1_000_000, 1_000, 1) if u == 1 or not ((ticks % u) != 0).any())
+        row_bits = (n - 1).bit_length()
+        if ((hi - lo) // unit).bit_length() + row_bits <= 64:
+            # In place wherever numpy allows: fresh memory is what costs most at this size.
+            packed = ticks.to_numpy(writable=True).view(np.uint64)
+            packed -= np.uint64(lo % (1 << 64))  # two's complement: (t - lo) mod 2**64, exact here
+            if unit > 1:
+                packed //= np.uint64(unit)
+            packed <<= np.uint64(row_bits)
+            rows = np.arange(n, dtype=np.uint64)
+            packed |= rows
+            packed.sort()
+            np.bitwise_and(packed, np.uint64((1 << row_bits) - 1), out=rows)
+            order = pl.Series(close.name, rows.astype(np.uint32 if n <= 1 << 32 else np.uint64, copy=False))
+            del rows
+            packed >>= np.uint64(row_bits)
+            times = packed.view(np.int64)
+            if unit > 1:
+                times *= unit
+            times += lo
+            return order.cast(pl.get_index_type()), pl.Series(close.name, times).cast(pl.Datetime("us")).cast(
+                close.dtype
+            )
+    order = close.to_frame().select(pl.arg_sort_by(close.name, maintain_order=True)).to_series()
+    return order, close.gather(order)
 
 
 def _in_order(trades: pl.DataFrame) -> bool:
