@@ -521,12 +521,18 @@ def _with_seq(trades: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# The columns of a Parquet part: those of a stored trade bar backtest_id (in the part's path), seq (the
+# part's row number) and duration_seconds (computed from the times), which the ``trades`` view derives.
+PART_SCHEMA: dict[str, pl.DataType] = {
+    c: t for c, t in ROW_SCHEMA.items() if c not in ("seq", "duration_seconds")
+}
+
+
 def _part_frame(trades: pl.DataFrame) -> pl.DataFrame:
-    """The rows of a Parquet part: every stored column (bar backtest_id, which is in the part's path) with
-    its type, a column the trades lack as nulls. No copy of the columns that are there."""
-    frame = _with_seq(trades)
-    return frame.select(
-        pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c) for c, t in ROW_SCHEMA.items()
+    """The rows of a Parquet part: every column of ``PART_SCHEMA`` with its type, a column the trades
+    lack as nulls. No copy of the columns that are there."""
+    return trades.select(
+        pl.col(c).cast(t) if c in trades.columns else pl.lit(None, t).alias(c) for c, t in PART_SCHEMA.items()
     )
 
 

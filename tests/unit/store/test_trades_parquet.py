@@ -96,6 +96,40 @@ def test_parquet_backed_trades_read_back_as_the_catalog_rows(stored) -> None:
     assert from_part["comment"].null_count() == 12 and from_part["seq"].to_list() == list(range(1, 61))
 
 
+def test_a_part_holds_neither_seq_nor_duration_and_an_older_part_with_them_reads_the_same(
+    tmp_path: Path,
+) -> None:
+    """The view derives seq (row number) and duration_seconds (from the times) for a part; parts written
+    before the columns were dropped still hold them and must read back identically beside new ones."""
+    import polars as pl
+
+    store = Store(tmp_path / "ws", trades_parquet_rows=10)
+    old = load.ingest_paths(store, [_csv(tmp_path / "old.csv", 30, seed=4)]).files[0]
+    new = load.ingest_paths(store, [_csv(tmp_path / "new.csv", 25, seed=5)]).files[0]
+    ws = Workspace(store)
+    want = ws.trades(old.backtest_id)
+    path = store.home / store.trades_part(old.backtest_id)
+    assert {"seq", "duration_seconds"}.isdisjoint(pl.read_parquet_schema(path))
+    # rewrite the first part as an older workbench wrote it: seq first, duration_seconds before comment
+    part = pl.read_parquet(path)
+    part.insert_column(0, pl.Series("seq", range(1, part.height + 1), dtype=pl.Int32))
+    part.insert_column(
+        part.width - 1,
+        ((part["close_time"] - part["open_time"]).dt.total_microseconds() / 1e6).alias("duration_seconds"),
+    )
+    part.write_parquet(path)
+    assert_frame_equal(ws.trades(old.backtest_id), want)
+    assert ws.trades(new.backtest_id)["seq"].to_list() == list(range(1, 26))
+    both = store.frame(  # one scan over both parts
+        "SELECT backtest_id, count(*) n, max(seq) last, sum(duration_seconds) d FROM trades GROUP BY 1 ORDER BY 1"
+    ).rows()
+    assert [r[:3] for r in both] == [(old.backtest_id, 30, 30), (new.backtest_id, 25, 25)]
+    assert both[0][3] == pytest.approx(want["duration_seconds"].sum())
+    assert want["duration_seconds"].to_list() == [
+        (c - o).total_seconds() for o, c in want.select("open_time", "close_time").rows()
+    ]
+
+
 def test_metrics_stored_with_a_part_equal_the_in_catalog_path(stored) -> None:
     _, lake, a, rows, b = stored
     got = lake.frame(f"SELECT {', '.join(METRIC_COLUMNS)} FROM backtests WHERE id = $1", [a.backtest_id])

@@ -46,10 +46,14 @@ FROM trade_rows
 {parts};
 
 -- name: trades_view_parts_template
+-- A part stores neither seq (its row number) nor duration_seconds (its times give it, to the last bit as
+-- trade_rows computes it); parts written before they were dropped still hold both, hence union_by_name.
 UNION ALL
-SELECT backtest_id, seq, trade_id, open_time, close_time, symbol, direction, volume, entry_price, exit_price,
-    stop_loss, take_profit, commission, swap, profit, net_profit, pips, duration_seconds, comment
-FROM read_parquet({paths}, hive_partitioning = true, hive_types = {'backtest_id': BIGINT})
+SELECT backtest_id, CAST(file_row_number + 1 AS INTEGER) AS seq, trade_id, open_time, close_time, symbol,
+    direction, volume, entry_price, exit_price, stop_loss, take_profit, commission, swap, profit, net_profit,
+    pips, (epoch_us(close_time) - epoch_us(open_time)) / 1e6 AS duration_seconds, comment
+FROM read_parquet({paths}, hive_partitioning = true, hive_types = {'backtest_id': BIGINT},
+    file_row_number = true, union_by_name = true)
 
 -- name: insert_cash_flows_from_frame
 INSERT INTO cash_flows SELECT $1 AS backtest_id, * FROM frame;
