@@ -135,6 +135,43 @@ def _streaks(net: pl.Series) -> tuple[int, int]:
     return int(best.get(1.0, 0)), int(best.get(-1.0, 0))
 
 
+def _drawdowns(
+    t: pl.DataFrame, flows: pl.DataFrame, initial: float, first_open: datetime | None
+) -> tuple[float, float, pl.DataFrame]:
+    """(max drawdown, max drawdown %, a curve for :func:`daily_table`) of trades in trade order.
+
+    The curve is :func:`events_lazy`'s. Without cash flows it is the start point (P/L 0, balance
+    ``initial``) and one row per trade, and is computed without prepending that point to every column
+    (16M rows: a copy of each): the start adds 0.0 to the running sums and 0 to the running peak, so
+    the figures are the same to the last bit, and the daily table needs only the last row of each date
+    with the start point before them.
+    """
+    if flows.height:
+        curve = (
+            events_lazy(t, flows, initial, trade_ids=False, first_open=first_open)
+            .select("time", "drawdown", "drawdown_pct")
+            .collect()
+        )
+        return float(curve["drawdown"].max() or 0.0), float(curve["drawdown_pct"].max() or 0.0), curve
+    cum = _NET.cum_sum()
+    drawdown = cum.cum_max().clip(lower_bound=0.0) - cum
+    peak = initial + cum + drawdown  # balance + drawdown, summed as events_lazy sums them
+    pct = pl.when(peak > 0).then(drawdown / peak * 100.0)
+    rows = t.select(pl.col("close_time").alias("time"), drawdown.alias("drawdown"), pct.alias("drawdown_pct"))
+    start = pl.DataFrame(
+        {"time": [first_open], "drawdown_pct": [0.0 if initial > 0 else None]},
+        schema={"time": rows.schema["time"], "drawdown_pct": pl.Float64},
+    )
+    days = (
+        rows.group_by(pl.col("time").dt.date().alias("_date"), maintain_order=True)
+        .agg(pl.col("time", "drawdown_pct").last())
+        .drop("_date")
+    )
+    most_dd, most_pct = rows.select(pl.col("drawdown").max(), pl.col("drawdown_pct").max()).row(0)
+    pcts = [v for v in (start["drawdown_pct"][0], most_pct) if v is not None]  # the start point's too
+    return max(0.0, float(most_dd or 0.0)), float(max(pcts, default=0.0) or 0.0), pl.concat([start, days])
+
+
 _SORTED = ("trade_id", "open_time", "close_time", "net_profit", "commission", "swap")
 
 
@@ -167,11 +204,7 @@ def compute_metrics(
     first_open = keyed["open_time"].min()
     t = in_trade_order(keyed, ["close_time", "net_profit"])
     flows = prepare_flows(cash_flows)
-    curve = (
-        events_lazy(t, flows, initial, trade_ids=False, first_open=first_open)  # type: ignore[arg-type]
-        .select("time", "drawdown", "drawdown_pct")
-        .collect()
-    )
+    max_dd, max_dd_pct, curve = _drawdowns(t, flows, initial, first_open)  # type: ignore[arg-type]
     daily = daily_table(t, flows, initial, curve, first_open=first_open)  # type: ignore[arg-type]
 
     def col_or(name: str, default: pl.Expr) -> pl.Expr:
@@ -211,12 +244,10 @@ def compute_metrics(
     n = t.height
     wins, losses = int(agg["wins"] or 0), int(agg["losses"] or 0)
     net, gp, gl = float(agg["net"] or 0.0), float(agg["gp"] or 0.0), float(agg["gl"] or 0.0)
-    max_dd = float(curve["drawdown"].max() or 0.0)
-    max_dd_pct: float | None = float(curve["drawdown_pct"].max() or 0.0)
     periods = trading_days_per_year(t)
     sharpe, sortino = sharpe_sortino(daily["ret"].to_numpy().astype(float), periods)
     if not known:
-        max_dd_pct = sharpe = sortino = None
+        max_dd_pct = sharpe = sortino = None  # type: ignore[assignment]
     win_streak, loss_streak = _streaks(t["net_profit"])
     flows_total = float(flows["amount"].sum())
     longs, shorts = int(agg["longs"] or 0), int(agg["shorts"] or 0)
