@@ -97,12 +97,13 @@ def _close_order(close: pl.Series) -> tuple[pl.Series, pl.Series]:
     n = close.len()
     ticks = close.dt.epoch("us")
     lo, hi = ticks.min(), ticks.max()
+    row_bits = max(n - 1, 1).bit_length()
     if n > 1 and lo is not None and hi is not None:
-        unit = next(u for u in (1_000_000, 1_000, 1) if u == 1 or not ((ticks % u) != 0).any())
-        row_bits = (n - 1).bit_length()
+        # In place wherever numpy allows: fresh memory is what costs most at this size.
+        keys = ticks.to_numpy(writable=True)
+        unit = next(u for u in (1_000_000, 1_000, 1) if u == 1 or _all_multiples(keys, u))
         if ((hi - lo) // unit).bit_length() + row_bits <= 64:
-            # In place wherever numpy allows: fresh memory is what costs most at this size.
-            packed = ticks.to_numpy(writable=True).view(np.uint64)
+            packed = keys.view(np.uint64)
             packed -= np.uint64(lo % (1 << 64))  # two's complement: (t - lo) mod 2**64, exact here
             if unit > 1:
                 packed //= np.uint64(unit)
@@ -123,6 +124,16 @@ def _close_order(close: pl.Series) -> tuple[pl.Series, pl.Series]:
             )
     order = close.to_frame().select(pl.arg_sort_by(close.name, maintain_order=True)).to_series()
     return order, close.gather(order)
+
+
+def _all_multiples(values: np.ndarray, unit: int, block: int = 1 << 20) -> bool:
+    """Whether every value is a multiple of ``unit``, through one small reused buffer."""
+    buf = np.empty(min(block, values.size), dtype=values.dtype)
+    for i in range(0, values.size, block):
+        part = values[i : i + block]
+        if np.remainder(part, unit, out=buf[: part.size]).any():
+            return False
+    return True
 
 
 def _in_order(trades: pl.DataFrame) -> bool:

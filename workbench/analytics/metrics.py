@@ -153,11 +153,15 @@ def _drawdowns(
             .collect()
         )
         return float(curve["drawdown"].max() or 0.0), float(curve["drawdown_pct"].max() or 0.0), curve
-    cum = _NET.cum_sum()
-    drawdown = cum.cum_max().clip(lower_bound=0.0) - cum
-    peak = initial + cum + drawdown  # balance + drawdown, summed as events_lazy sums them
-    pct = pl.when(peak > 0).then(drawdown / peak * 100.0)
-    rows = t.select(pl.col("close_time").alias("time"), drawdown.alias("drawdown"), pct.alias("drawdown_pct"))
+    cum, drawdown, peak = pl.col("cum"), pl.col("drawdown"), pl.col("peak")
+    rows = (  # one step per column, as events_lazy: an expression nested in one select is computed anew
+        t.lazy()
+        .select(pl.col("close_time").alias("time"), _NET.cum_sum().alias("cum"))
+        .with_columns((cum.cum_max().clip(lower_bound=0.0) - cum).alias("drawdown"))
+        .with_columns((initial + cum + drawdown).alias("peak"))  # balance + drawdown, summed as events_lazy
+        .select("time", "drawdown", pl.when(peak > 0).then(drawdown / peak * 100.0).alias("drawdown_pct"))
+        .collect()
+    )
     start = pl.DataFrame(
         {"time": [first_open], "drawdown_pct": [0.0 if initial > 0 else None]},
         schema={"time": rows.schema["time"], "drawdown_pct": pl.Float64},

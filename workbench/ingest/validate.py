@@ -33,16 +33,22 @@ def computed_totals(parsed: Parsed) -> dict[str, float]:
     out: dict[str, float] = {}
     if t is None:
         return out
-    net = t["net_profit"]
-    gp = float(net.filter(net > 0).sum())
-    gl = float(net.filter(net < 0).sum())
+    net = pl.col("net_profit")
+    sums = t.select(  # one pass over the column
+        net.sum().alias("net"),
+        net.filter(net > 0).sum().alias("gp"),
+        net.filter(net < 0).sum().alias("gl"),
+        (net > 0).sum().alias("wins"),
+        (net < 0).sum().alias("losses"),
+    ).row(0, named=True)
+    gp, gl = float(sums["gp"]), float(sums["gl"])
     out.update(
-        net_profit=float(net.sum()),
+        net_profit=float(sums["net"]),
         gross_profit=gp,
         gross_loss=gl,
         total_trades=float(t.height),
-        winning_trades=float((net > 0).sum()),
-        losing_trades=float((net < 0).sum()),
+        winning_trades=float(sums["wins"]),
+        losing_trades=float(sums["losses"]),
         profit_factor=(gp / -gl) if gl < 0 else math.inf,
     )
     if parsed.initial_balance is not None:
@@ -106,6 +112,8 @@ def _reconcile(parsed: Parsed, *, strict: bool) -> list[str]:
     unknown = (set(parsed.stated) | set(parsed.platform_figures)) - STATED_KEYS
     if unknown:
         raise DataError(f"parser bug: unknown stated totals {sorted(unknown)}", where="totals")
+    if not parsed.stated:
+        return []
     per_position = computed_totals(parsed)
     platform = parsed.convention or f"{parsed.platform or 'platform'} convention"
     warnings: list[str] = []
@@ -145,32 +153,43 @@ def _reconcile(parsed: Parsed, *, strict: bool) -> list[str]:
     return warnings
 
 
+_NEED = ("trade_id", "open_time", "close_time", "direction", "net_profit")
+_FLOATS = tuple(c for c, dtype in TRADES_SCHEMA.items() if dtype == pl.Float64)
+
+
 def _check_trades(t: pl.DataFrame, *, strict: bool) -> list[dict]:
-    """Structural checks; returns the anomalies (rows the platform wrote that break an invariant)."""
+    """Structural checks; returns the anomalies (rows the platform wrote that break an invariant).
+
+    Every check is first counted, all in one pass over the columns; the rows are looked up only for a
+    check that fails (16M rows: one pass instead of a filtered copy per check)."""
     _check_schema(t, TRADES_SCHEMA, "trades")
-    for col in ("trade_id", "open_time", "close_time", "direction", "net_profit"):
-        nulls = t.filter(pl.col(col).is_null())
-        if nulls.height:
-            row = nulls.row(0, named=True)
+    counts = t.select(
+        *(pl.col(c).null_count().alias(f"null:{c}") for c in _NEED),
+        (~pl.col("direction").is_in(["long", "short"])).sum().alias("direction"),
+        (pl.col("close_time") < pl.col("open_time")).sum().alias("back"),
+        *((pl.col(c).is_nan() | pl.col(c).is_infinite()).sum().alias(f"finite:{c}") for c in _FLOATS),
+    ).row(0, named=True)
+    for col in _NEED:
+        if counts[f"null:{col}"]:
+            row = t.filter(pl.col(col).is_null()).row(0, named=True)
             raise DataError(f"{col} is missing", where=f"trade {row['trade_id'] or '?'}")
-    bad = t.filter(~pl.col("direction").is_in(["long", "short"]))
-    if bad.height:
-        r = bad.row(0, named=True)
+    if counts["direction"]:
+        r = t.filter(~pl.col("direction").is_in(["long", "short"])).row(0, named=True)
         raise DataError(
             f"direction must be long/short, got {r['direction']!r}", where=f"trade {r['trade_id']}"
         )
     anomalies: list[dict] = []
-    back = t.with_row_index("row", offset=1).filter(pl.col("close_time") < pl.col("open_time"))
-    for r in back.iter_rows(named=True):
-        what = f"closes ({r['close_time']}) before it opens ({r['open_time']})"
-        if strict:
-            raise DataError(what + "; rejected because of --strict", where=f"trade {r['trade_id']}")
-        anomalies.append({"row": r["row"], "trade_id": r["trade_id"], "what": what})
-    for col, dtype in TRADES_SCHEMA.items():
-        if dtype == pl.Float64:
+    if counts["back"]:
+        back = t.with_row_index("row", offset=1).filter(pl.col("close_time") < pl.col("open_time"))
+        for r in back.iter_rows(named=True):
+            what = f"closes ({r['close_time']}) before it opens ({r['open_time']})"
+            if strict:
+                raise DataError(what + "; rejected because of --strict", where=f"trade {r['trade_id']}")
+            anomalies.append({"row": r["row"], "trade_id": r["trade_id"], "what": what})
+    for col in _FLOATS:
+        if counts[f"finite:{col}"]:
             bad = t.filter(pl.col(col).is_nan() | pl.col(col).is_infinite())
-            if bad.height:
-                raise DataError(f"{col} is not a finite number", where=f"trade {bad['trade_id'][0]}")
+            raise DataError(f"{col} is not a finite number", where=f"trade {bad['trade_id'][0]}")
     return anomalies
 
 

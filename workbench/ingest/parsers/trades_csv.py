@@ -414,13 +414,17 @@ def parse(data: bytes | MappedFile, name: str) -> Parsed:
     if "net_profit" in cols:
         _require(out["net_profit"], "net_profit", where)
         if {"profit", "commission", "swap"} <= set(cols):
-            implied = out["profit"].fill_null(0) + out["commission"].fill_null(0) + out["swap"].fill_null(0)
-            off = ((out["net_profit"] - implied).abs() > 0.0051).arg_true()
-            if off.len():
-                row = int(off[0])
+            parts = pl.DataFrame([out[c] for c in ("net_profit", "profit", "commission", "swap")])
+            implied = pl.sum_horizontal(pl.col("profit", "commission", "swap").fill_null(0))
+            off = (pl.col("net_profit") - implied).abs() > 0.0051
+            # counted by the streaming engine: exact comparisons, batch-sized temporaries instead of
+            # four 16M-row columns
+            if parts.lazy().select(off.any()).collect(engine="streaming").item():
+                row = int(parts.select(off.arg_true().first()).item())
+                implied_row = parts.select(implied.gather(row)).item()
                 raise DataError(
                     f"net_profit {out['net_profit'][row]} differs from profit + commission + swap "
-                    f"{implied[row]:.2f}",
+                    f"{implied_row:.2f}",
                     where=where(row) + ", column net_profit",
                 )
     else:
@@ -499,7 +503,9 @@ def _stripped(values: pl.Series, *, few: bool) -> pl.Series:
     (the usual case: 16M ids or symbols cost 256 MB per copy). ``few``: a column of few distinct values
     (symbols), checked through them."""
     probe = values.drop_nulls().unique() if few else values
-    if probe.str.contains(r"^\s|\s$").any():
+    # a streaming query: the regex runs on every core over batches (a Series method runs on one)
+    padded = probe.to_frame("v").lazy().select(pl.col("v").str.contains(r"^\s|\s$").any())
+    if padded.collect(engine="streaming").item():
         return values.str.strip_chars()
     return values
 
