@@ -535,3 +535,47 @@ def test_tester_without_results_block_ingests_its_deals_with_a_warning(f, tmp_pa
     res = ingest_paths(Store(tmp_path / "ws"), [src]).files[0]
     assert res.status == "ingested" and res.warnings[0] == "no Results block: printed totals not reconciled"
     assert res.rows == whole.trades.height
+
+
+def _history_without_results(text: str, *, keep_title: bool = False) -> str:
+    """A history report with its Results block removed (its rows, and its title row unless kept)."""
+    title = text.index(">Results<")
+    a = text.rindex("<tr", 0, title)
+    b = text.rindex("</table>")
+    kept = text[a : text.index("</tr>", title) + len("</tr>")] if keep_title else ""
+    cut = text[:a] + kept + text[b:]
+    assert "Total Net Profit" not in cut and (">Results<" in cut) == keep_title
+    return cut
+
+
+@pytest.mark.parametrize("keep_title", [False, True])
+@pytest.mark.parametrize("f", [HIST, NETTING])
+def test_history_without_results_block_ingests_its_deals_with_a_warning(f, keep_title, tmp_path):
+    """The account summary (Balance, Equity...) that follows the Deals is not taken for the Results: the
+    deals are ingested, the summary's balance checked, and no printed total is claimed reconciled."""
+    from workbench.ingest.load import ingest_paths
+    from workbench.store import Store
+
+    path = real(f)
+    whole = parse_file(path)
+    src = tmp_path / path.name
+    src.write_bytes(_reencode(path, lambda t: _history_without_results(t, keep_title=keep_title)))
+    cut = parse_bytes(src.read_bytes(), path.name)
+    assert cut.warnings[0] == "no Results block: printed totals not reconciled"
+    assert "net_profit" not in cut.stated and "net_profit" in whole.stated
+    assert cut.meta["results"] == {} and cut.meta["account_summary"] == whole.meta["account_summary"]
+    assert (
+        cut.meta["account_summary"]["balance"] == cut.stated["final_balance"] == whole.stated["final_balance"]
+    )
+    assert cut.trades.equals(whole.trades)
+    res = ingest_paths(Store(tmp_path / "ws"), [src]).files[0]
+    assert res.status == "ingested" and res.warnings[0] == "no Results block: printed totals not reconciled"
+    assert res.rows == whole.trades.height
+
+
+def test_history_cut_inside_the_deals_is_still_rejected_as_truncated(tmp_path):
+    path = real(HIST)
+    text = path.read_bytes().decode("utf-16")
+    cut = text[: text.index(">Results<") - 2000]  # through the Deals table, without the end of the file
+    with pytest.raises(DataError, match="truncated"):
+        parse_bytes(("\ufeff" + cut).encode("utf-16-le"), path.name)

@@ -1203,9 +1203,16 @@ class HistoryParts:
     layout: Layout
     header: dict[str, str]  # Name, Account, Company/Broker, Date
     summary: dict[str, str]  # Balance, Equity, Margin...
-    results: dict[str, str]
+    results: dict[str, str]  # empty when the report has no Results block (see ``has_results``)
     reading: Reading
     fmt: NumberFormat
+    has_results: bool = True
+
+
+# A Results block prints twenty-odd figures; the account summary (Balance, Credit Facility, Floating P/L,
+# Equity, Free Margin, Margin, Margin Level) seven. A titled block after the tables with fewer pairs than
+# this is no Results block, whatever its labels say (an unknown language included).
+_MIN_RESULTS_PAIRS = 10
 
 
 def _header_places(pairs: Sequence[tuple[str, str]]) -> dict[tuple[int, int], str]:
@@ -1235,11 +1242,17 @@ def history_parts(rows: list[Row], what: str) -> HistoryParts:
     head = [p for _, ps in lay.pair_rows(0, first.header if first.header is not None else first.start, _identity)
             for p in ps]  # fmt: skip
     after = [(t, s, e) for t, s, e in lay.blocks if t >= last_end]
-    res = next((b for b in reversed(after) if lay.pair_rows(b[1], b[2], _identity)), None)
-    if res is None:
-        raise DataError(f"no Results block after the tables; not a complete {what}", where="Results")
-    summary_rows = [ps for _, ps in lay.pair_rows(last_end, res[0], _identity)]
-    result_rows = [ps for _, ps in lay.pair_rows(res[1], res[2], _identity)]
+
+    def pairs(start: int, end: int) -> int:
+        return sum(len(ps) for _, ps in lay.pair_rows(start, end, _identity))
+
+    # A report without its Results block (cut by hand, saved by an odd build) still has its deals and its
+    # account summary: parsed, with a warning that no printed total is reconciled (the parser adds it).
+    # The file's end is checked elsewhere (</html>, the Deals totals row), so a truncated file is not this.
+    res = next((b for b in reversed(after) if pairs(b[1], b[2]) >= _MIN_RESULTS_PAIRS), None)
+    summary_end = res[0] if res is not None else len(rows)
+    summary_rows = [ps for _, ps in lay.pair_rows(last_end, summary_end, _identity)]
+    result_rows = [ps for _, ps in lay.pair_rows(res[1], res[2], _identity)] if res is not None else []
     values = [v for ps in (*summary_rows, *result_rows) for _, v in ps] + [v for _, v in head]
     num = document_format(rows, lay.tables, values)
     header = read_pairs([[p] for p in head], _header_places(head))
@@ -1248,4 +1261,6 @@ def history_parts(rows: list[Row], what: str) -> HistoryParts:
     reading = Reading()
     for part in (header, summary, results):
         reading.add(part)
-    return HistoryParts(lay, dict(header.values), dict(summary.values), dict(results.values), reading, num)
+    return HistoryParts(
+        lay, dict(header.values), dict(summary.values), dict(results.values), reading, num, res is not None
+    )

@@ -50,6 +50,8 @@ def parse(data: bytes, name: str) -> Parsed:
     stated, platform, warnings = mt5.platform_totals(ledger, results)
     # "Balance:" of the account summary, else the last deal's running balance
     stated["final_balance"] = summary.get("balance", ledger.final_balance)
+    if not parts.has_results:
+        warnings.insert(0, mt5.NO_RESULTS)
     warnings += mt5.label_notes(parts.reading)
 
     symbols = sorted(set(ledger.trades["symbol"].to_list()))
