@@ -55,8 +55,8 @@ class Scorer:
         names = [p.name for p in spec.params]
         frame = grid.select(names)
         keys, rules = _engine._compile(spec, frame)
-        cache = _engine._RowCache(self.b.ohlc, keys, len(keys))
-        lookup = cache.slots_for(rules.rows())
+        cache = _engine._RowCache(self.b.ohlc, len(keys))
+        lookup = cache.slots_for(rules.rows(), keys)
         ci, cc, nc, rb = rules.chunk(0, frame.height, lookup)
         long_ok, short_ok = DIRECTIONS[self.direction]
         out = score_kernel(
