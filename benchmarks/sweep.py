@@ -8,7 +8,9 @@ Case: long-only SMA crossover on backtesting.py's 5 000 hourly EURUSD bars, grid
 10..200 step 5, fast < slow (1 605 combinations), 10 000 cash, no costs.
 
 * workbench: ``sweep()`` (all metrics, next-open fills), timed between the backtesting.py runs (all
-  threads, then one thread) so both see the same machine load; the median. The combinations are
+  threads, then one thread) so both see the same machine load; the median. A repeated sweep finds the
+  bars' preparation and indicator rows kept from the previous call on the same bars (as an optimiser's
+  trials do); a row "bars not kept" empties that cache before each call (unseen bars). The combinations are
   spread over Numba's threads in small chunks (same frame as one thread: tests/unit/backtest/
   test_parallel.py). Compile time is reported apart: the first call in a fresh process with an empty
   Numba cache (compiles), the first call in a fresh process with that cache filled (with
@@ -314,11 +316,20 @@ def main() -> None:
     # that both see the same machine load over the same minutes (the ratio is what matters)
     rnd = random.Random(0)
     subset = rnd.sample(PAIRS, min(args.bt, n_combos))
-    per, wb_all, wb_one = [], [], []
+    per, wb_all, wb_one, wb_new = [], [], [], []
     threads = numba.get_num_threads()
+    from workbench.backtest import engine as wb_engine
+
+    def wb_new_bars():  # nothing kept: bars prepared and indicator rows computed, as on unseen bars
+        with wb_engine._kept_lock:
+            wb_engine._kept.clear()
+            wb_engine._GRIDS.clear()
+        return wb()
+
     for f, s in subset:
         per.append(median_time(backtesting_one(f, s), 1)[0])
         wb_all.append(median_time(wb, 1)[0])
+        wb_new.append(median_time(wb_new_bars, 1)[0])
         numba.set_num_threads(1)
         wb_one.append(median_time(wb, 1)[0])
         numba.set_num_threads(threads)
@@ -331,7 +342,15 @@ def main() -> None:
         (
             f"workbench sweep (fused Numba, {threads} threads)",
             t_wb,
-            f"median of {len(wb_all) + 1}, interleaved with backtesting.py; next-open fills, all metrics",
+            f"median of {len(wb_all) + 1}, interleaved with backtesting.py; next-open fills, all metrics; "
+            "the bars' preparation and indicator rows kept from the previous call on the same bars",
+        )
+    )
+    rows.append(
+        (
+            f"workbench sweep, bars not kept ({threads} threads)",
+            statistics.median(wb_new),
+            f"median of {len(wb_new)}, interleaved; each call prepares the bars and computes its indicators",
         )
     )
     rows.append(("workbench sweep (1 thread)", t_wb1, f"median of {len(wb_one)}, interleaved"))
