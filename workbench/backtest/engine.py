@@ -159,6 +159,7 @@ __all__ = [
     "period_returns",
     "precompile",
     "warm_up",
+    "keep_bytes",
 ]
 
 METRICS = K.METRICS
@@ -326,6 +327,24 @@ def _timestamps(ts: pl.Series) -> np.ndarray:
 # an edited or rebuilt frame is never served stale values; at most _KEEP series, each at most _KEEP_BYTES.
 _KEEP = 2
 _KEEP_BYTES = 64 << 20
+
+
+def keep_bytes(nbytes: int | None = None) -> int:
+    """How big a series' kept preparation and indicator rows may be (default 64 MiB): returns the limit
+    in force before the call, and sets ``nbytes`` when given. A process that only sweeps one big series
+    again and again (an optimiser's trial worker) raises it: a million bars' rows are ~8 MB each, and
+    computing them into fresh memory costs about as much as a chunk of the sweep itself. 0 keeps nothing
+    (and drops what is kept)."""
+    global _KEEP_BYTES
+    previous = _KEEP_BYTES
+    if nbytes is not None:
+        _KEEP_BYTES = int(nbytes)
+        if _KEEP_BYTES <= 0:
+            with _kept_lock:
+                _kept.clear()
+    return previous
+
+
 _kept: OrderedDict[tuple, _Kept] = OrderedDict()
 _kept_lock = threading.Lock()
 
@@ -729,6 +748,13 @@ class _RowCache:
         self.matrix = np.empty((max(capacity, 1), ohlc.close.shape[0]))
         self.slots: OrderedDict[Ind, int] = OrderedDict()  # indicator -> slot, in use order
 
+    def grow(self, capacity: int) -> None:
+        """Room for ``capacity`` rows, the rows held kept in their slots."""
+        if capacity > self.matrix.shape[0]:
+            matrix = np.empty((capacity, self.matrix.shape[1]))
+            matrix[: self.matrix.shape[0]] = self.matrix
+            self.matrix = matrix
+
     def slots_for(self, ids: np.ndarray, keys: list[Ind]) -> np.ndarray:
         """Slot of every key id (an index into ``keys``) in ``ids``, computing missing rows; returns a
         key id -> slot lookup."""
@@ -1083,10 +1109,15 @@ def iter_sweep(
     mine = kept.lock.acquire(blocking=False)
     try:
         cache = kept.rows if mine and kept.rows is not None else None
-        if cache is None or cache.matrix.shape[0] < capacity:
+        if cache is None:
             cache = _RowCache(b.ohlc, capacity)
             if mine and cache.matrix.nbytes <= _KEEP_BYTES:
                 kept.rows = cache
+        elif cache.matrix.shape[0] < capacity:
+            if (capacity * cache.matrix.shape[1] * 8) <= _KEEP_BYTES:
+                cache.grow(capacity)  # the rows it has stay in their slots
+            else:
+                cache = _RowCache(b.ohlc, capacity)
         yield from _sweep_chunks(
             b, frame, keys, rules, rows, cache, settings, chunk, day_block, n_blocks, progress
         )

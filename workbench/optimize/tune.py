@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from workbench.backtest import METRICS, EngineSettings, annualization, get_strategy, run, sweep
+from workbench.backtest import METRICS, EngineSettings, annualization, get_strategy, keep_bytes, run, sweep
 from workbench.backtest.engine import _grid_frame
 from workbench.errors import ConfigError, StrategyError
 from workbench.optimize.overfit import Overfit, assess, cscv_blocks
@@ -79,6 +79,7 @@ __all__ = [
 
 Progress = Callable[[int, int | None], None]
 CHUNKS_PER_CPU = 4
+TRIAL_KEEP_BYTES = 2 << 30  # a trial worker's kept indicator rows (engine.keep_bytes): 2 GiB
 STATE_PERIOD_S = "2"  # Tune's experiment-state snapshot period (TUNE_GLOBAL_CHECKPOINT_S) unless set
 BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 _ROWS = "_rows"  # config key of a chunked trial: [first, stop) into the search's combinations
@@ -272,6 +273,10 @@ def _trial(
     from ray import tune
 
     ctx = ray.get_runtime_context()
+    # A trial worker sweeps one series chunk after chunk: keep its indicator rows between trials (a
+    # million bars' rows are 8 MB each; computed afresh into new memory they cost as much as a chunk).
+    if keep_bytes() < TRIAL_KEEP_BYTES:
+        keep_bytes(TRIAL_KEEP_BYTES)
     cpus = int(ctx.get_assigned_resources().get("CPU", 1) or 1)
     numba.set_num_threads(max(1, min(cpus, numba.config.NUMBA_NUM_THREADS)))  # this thread only
     window = _bars(bars).slice(lo, hi - lo)  # this search's bars (a walk-forward fold's block)

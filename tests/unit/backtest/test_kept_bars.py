@@ -88,3 +88,28 @@ def test_grids_that_read_the_same_share_a_frame_and_others_do_not(bars, grid) ->
     b = bars["GOOG"]
     assert_frame_equal(sweep(b, "sma_cross", grid), _fresh(b, grid))
     assert sweep(b, "sma_cross", {"fast": [11], "slow": [30]})["fast"].to_list() == [11]
+
+
+def test_kept_rows_grow_for_a_bigger_grid_and_keep_bytes_zero_keeps_nothing(bars) -> None:
+    b = bars["EURUSD"]
+    _fresh(b, GRID)  # 7 rows kept
+    kept = engine._prepare_kept(b)
+    assert kept.rows is not None and kept.rows.matrix.shape[0] == 7
+    bigger = {"fast": [5, 10, 15, 20, 25, 8], "slow": [30, 40, 60, 90, 120]}  # 11 SMAs, 7 of them kept
+    calls = []
+    real = engine.INDICATORS.get("sma")
+    try:
+        engine.INDICATORS._items["sma"] = lambda *a: calls.append(a) or real(*a)  # type: ignore[attr-defined]
+        got = sweep(b, "sma_cross", bigger)
+    finally:
+        engine.INDICATORS._items["sma"] = real  # type: ignore[attr-defined]
+    assert sorted(a[1] for a in calls) == [8, 25, 90, 120]  # only the new ones computed
+    assert kept.rows.matrix.shape[0] >= 11
+    assert_frame_equal(got, _fresh(b, bigger))
+    previous = engine.keep_bytes(0)
+    try:
+        assert engine._kept == {} and previous == 64 << 20
+        assert_frame_equal(sweep(b, "sma_cross", GRID), _fresh(b, GRID))
+        assert engine._kept == {}
+    finally:
+        engine.keep_bytes(previous)
