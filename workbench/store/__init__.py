@@ -25,6 +25,8 @@ never seen) and is removed the next time the workspace is opened for writing.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import mmap
 import os
 import re
 import shutil
@@ -253,7 +255,7 @@ class Store:
                     os.fsync(fh.fileno())
             else:
                 os.close(fd)
-                shutil.copyfile(source, tmp)  # sendfile on Linux: no pass through this process
+                _copy_direct(source, tmp)
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                     size = os.fstat(fh.fileno()).st_size
@@ -360,6 +362,42 @@ class Store:
                     path.unlink()
                     if path.parent != folder:
                         path.parent.rmdir()
+
+
+_DIRECT_BLOCK = 8 << 20  # bytes per read/write of _copy_direct (a multiple of every block size)
+
+
+def _copy_direct(source: Path, dest: str) -> None:
+    """Copy ``source`` to ``dest`` writing with ``O_DIRECT`` where the file system allows it: the copy
+    of a 2 GB export then takes no page cache (no dirty gigabytes for the kernel to write back beside the
+    ingest, half the system time of a kernel copy); elsewhere (tmpfs, other systems) a kernel copy."""
+    flag = getattr(os, "O_DIRECT", 0)
+    try:
+        out = os.open(dest, os.O_WRONLY | os.O_TRUNC | flag) if flag else -1
+    except OSError:
+        out = -1
+    if out < 0:
+        shutil.copyfile(source, dest)  # sendfile on Linux: no pass through this process
+        return
+    buf = mmap.mmap(-1, _DIRECT_BLOCK)  # page-aligned, as O_DIRECT needs
+    view = memoryview(buf)
+    try:
+        with open(source, "rb", buffering=0) as src:
+            while n := src.readinto(buf):
+                if n % 4096:  # the tail: not a whole block, written through the page cache
+                    fcntl.fcntl(out, fcntl.F_SETFL, fcntl.fcntl(out, fcntl.F_GETFL) & ~flag)
+                written = 0
+                while written < n:
+                    written += os.write(out, view[written:n])
+    except OSError:
+        os.close(out)
+        out = -1
+        shutil.copyfile(source, dest)  # O_DIRECT refused mid-way (EINVAL): start over the plain way
+    finally:
+        view.release()
+        buf.close()
+        if out >= 0:
+            os.close(out)
 
 
 def _pending(path: Path, on: bool) -> None:
