@@ -197,39 +197,49 @@ def _ingest_data(
 ) -> FileResult:
     name = str(path)
     fmt = options.fmt
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = None
-        if isinstance(data, MappedFile) and not store.scalar(Q.raw_files_of_size, [len(data)]):
-            # No stored file has this size, so this one is no duplicate: hash it beside the parse
-            # (hashlib leaves the GIL) instead of before it.
-            hashing = pool.submit(_sha256, data)
-            sha = ""
-        else:
-            sha = _sha256(data)
-            known = _known(store, name, sha, started)
-            if known is not None:
-                return known
-        try:
-            with column_mapping(options.columns):
-                parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
-            if isinstance(data, MappedFile) and not data.unchanged():
-                raise DataError(
-                    "the file changed while it was being read; ingest it again", file=name, where="-"
-                )
-        except DataError as e:
-            e = e if e.file != "<input>" else e.located(name)
-            sha = hashing.result() if hashing is not None else sha
-            return _log(store, FileResult(name, fmt, "rejected", error=str(e), sha256=sha), started)
-        if hashing is not None:
-            sha = hashing.result()
-            known = _known(store, name, sha, started)  # stored meanwhile by another process
-            if known is not None:
-                return known
+    prepared: Path | None = None  # the raw copy made beside the parse, until stored or discarded
     try:
-        object_id, rows = store_parsed(store, parsed, data=data, sha256=sha, path=path, started=started)
-    except _Duplicate as d:
-        res = FileResult(name, parsed.format, "duplicate", d.object_id, kind=parsed.kind, sha256=sha)
-        return _log(store, res, started)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            copying = None
+            if isinstance(data, MappedFile) and not store.scalar(Q.raw_files_of_size, [len(data)]):
+                # No stored file has this size, so this one is no duplicate: hash it and copy it to raw/
+                # beside the parse, from one read (hashlib and the writes leave the GIL), instead of
+                # hashing before and copying after it.
+                copying = pool.submit(store.copy_and_hash, data.path)
+                sha = ""
+            else:
+                sha = _sha256(data)
+                known = _known(store, name, sha, started)
+                if known is not None:
+                    return known
+            try:
+                with column_mapping(options.columns):
+                    parsed = _assume(parse_bytes(data, name, fmt=fmt, strict=options.strict), options)
+                if isinstance(data, MappedFile) and not data.unchanged():
+                    raise DataError(
+                        "the file changed while it was being read; ingest it again", file=name, where="-"
+                    )
+            except DataError as e:
+                e = e if e.file != "<input>" else e.located(name)
+                if copying is not None:
+                    sha, prepared = copying.result()
+                return _log(store, FileResult(name, fmt, "rejected", error=str(e), sha256=sha), started)
+            if copying is not None:
+                sha, prepared = copying.result()
+                known = _known(store, name, sha, started)  # stored meanwhile by another process
+                if known is not None:
+                    return known
+        try:
+            object_id, rows = store_parsed(
+                store, parsed, data=data, sha256=sha, path=path, started=started, prepared=prepared
+            )
+            prepared = None  # moved into raw/ (or removed) by put_raw
+        except _Duplicate as d:
+            res = FileResult(name, parsed.format, "duplicate", d.object_id, kind=parsed.kind, sha256=sha)
+            return _log(store, res, started)
+    finally:
+        if prepared is not None:
+            store.discard_raw(prepared)
     return FileResult(
         name,
         parsed.format,
@@ -323,8 +333,11 @@ def store_parsed(
     sha256: str,
     path: Path,
     started: datetime | None = None,
+    prepared: Path | None = None,
 ) -> tuple[int, int]:
-    """Store one validated file: raw bytes and one transaction. Returns (object id, rows)."""
+    """Store one validated file: raw bytes and one transaction. Returns (object id, rows).
+
+    ``prepared``: the raw copy :meth:`Store.copy_and_hash` made beside the parse (moved into raw/)."""
     started = started or utcnow()
     writer = _WRITERS[parsed.kind]
     object_id: int | None = None
@@ -332,7 +345,7 @@ def store_parsed(
     # The raw copy (disk-bound: a kernel copy and an fsync) runs beside the metrics and the inserts
     # and is waited for before the raw_files row, so it is complete before COMMIT.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        raw = pool.submit(_put_raw, store, data, sha256, path)
+        raw = pool.submit(_put_raw, store, data, sha256, path, prepared)
         try:
             with store.transaction() as con:
                 object_id = con.execute(Q.next_object_id).fetchall()[0][0]
@@ -364,9 +377,13 @@ def store_parsed(
     return object_id, rows
 
 
-def _put_raw(store: Store, data: bytes | MappedFile, sha256: str, path: Path) -> str:
+def _put_raw(
+    store: Store, data: bytes | MappedFile, sha256: str, path: Path, prepared: Path | None = None
+) -> str:
     if isinstance(data, MappedFile):  # copied from disk, refused if the file changed since hashing
-        return store.put_raw(data, sha256, path.suffix, source=data.path, source_stat=data.stat)
+        return store.put_raw(
+            data, sha256, path.suffix, source=data.path, source_stat=data.stat, prepared=prepared
+        )
     return store.put_raw(data, sha256, path.suffix)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import mmap
 import os
 import re
@@ -37,6 +38,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -233,8 +235,12 @@ class Store:
         *,
         source: Path | None = None,
         source_stat: os.stat_result | None = None,
+        prepared: Path | None = None,
     ) -> str:
         """Write ``data`` to raw/<sha256><suffix> atomically (temp file, fsync, rename).
+
+        ``prepared``: a copy :meth:`copy_and_hash` already made (and fsynced) of ``source``; it is moved
+        into place after the same checks, or removed when the file is there already.
 
         With ``source`` (the file ``data`` maps, for big files) the file is copied by the kernel
         instead of written from memory; ``source_stat`` is its ``os.stat`` when it was hashed, and
@@ -245,6 +251,22 @@ class Store:
         rel = f"raw/{sha256}{suffix.lower()}"
         dest = self.home / rel
         if dest.exists() and dest.stat().st_size == len(data):
+            if prepared is not None:
+                self.discard_raw(prepared)
+            return rel
+        if prepared is not None:
+            try:
+                if not prepared.exists():
+                    raise StoreError(
+                        f"{source}: the copy made while parsing is gone from raw/; ingest it again"
+                    )
+                if prepared.stat().st_size != len(data) or (
+                    source is not None and source_stat is not None and not _same_version(source_stat, source)
+                ):
+                    raise StoreError(f"{source}: the file changed while it was being stored; ingest it again")
+                os.replace(prepared, dest)
+            finally:
+                self.discard_raw(prepared)
             return rel
         fd, tmp = tempfile.mkstemp(dir=self.raw_dir, prefix=".incoming-")
         try:
@@ -255,7 +277,7 @@ class Store:
                     os.fsync(fh.fileno())
             else:
                 os.close(fd)
-                _copy_direct(source, tmp)
+                _copy_direct(source, tmp, None)
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                     size = os.fstat(fh.fileno()).st_size
@@ -267,6 +289,31 @@ class Store:
                 os.unlink(tmp)
             raise
         return rel
+
+    def copy_and_hash(self, source: Path) -> tuple[str, Path]:
+        """(SHA-256, a temporary copy in raw/) of ``source``, from one read of it: the copy an ingest
+        makes beside its parse and hands to :meth:`put_raw` as ``prepared`` (or to
+        :meth:`discard_raw`). Left by a killed process, it is removed by the next writer."""
+        self.raw_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.raw_dir, prefix=".incoming-")
+        os.close(fd)
+        tmp = Path(name)
+        _pending(tmp, True)
+        try:
+            digest = hashlib.sha256()
+            _copy_direct(source, name, digest)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except BaseException:
+            self.discard_raw(tmp)
+            raise
+        return digest.hexdigest(), tmp
+
+    def discard_raw(self, tmp: Path) -> None:
+        """Remove a temporary copy of :meth:`copy_and_hash` (gone already is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        _pending(tmp, False)
 
     def table_counts(self) -> dict[str, int]:
         """Rows of every table, and of the ``trades`` view (catalog rows and Parquet parts together)."""
@@ -347,6 +394,13 @@ class Store:
         """Remove parts no ``trade_parts`` row lists (left by a process killed before COMMIT) and stale
         temporary files. Runs holding the catalog's write lock, so no other process is mid-ingest; parts
         this process is writing are skipped."""
+        # raw/ copies made beside a parse (copy_and_hash) are written before this lock is taken, so only
+        # those a day old are taken for a killed process's leftovers
+        stale = time.time() - RAW_TEMP_MAX_AGE_S
+        for path in self.raw_dir.glob(".incoming-*") if self.raw_dir.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < stale:
+                    path.unlink()
         folder = self.home / PARTS_DIR
         if not folder.is_dir():
             return
@@ -364,40 +418,50 @@ class Store:
                         path.parent.rmdir()
 
 
+RAW_TEMP_MAX_AGE_S = 24 * 3600  # an unfinished raw/.incoming-* copy this old is a leftover
 _DIRECT_BLOCK = 8 << 20  # bytes per read/write of _copy_direct (a multiple of every block size)
 
 
-def _copy_direct(source: Path, dest: str) -> None:
-    """Copy ``source`` to ``dest`` writing with ``O_DIRECT`` where the file system allows it: the copy
-    of a 2 GB export then takes no page cache (no dirty gigabytes for the kernel to write back beside the
-    ingest, half the system time of a kernel copy); elsewhere (tmpfs, other systems) a kernel copy."""
+def _copy_direct(source: Path, dest: str, digest: Any) -> None:
+    """Copy ``source`` to ``dest`` (feeding ``digest``, a hashlib object, when given), writing with
+    ``O_DIRECT`` where the file system allows it: the copy of a 2 GB export then takes no page cache (no
+    dirty gigabytes for the kernel to write back beside the ingest, half the system time of a kernel
+    copy); elsewhere (tmpfs, other systems) through the page cache."""
     flag = getattr(os, "O_DIRECT", 0)
-    try:
-        out = os.open(dest, os.O_WRONLY | os.O_TRUNC | flag) if flag else -1
-    except OSError:
-        out = -1
-    if out < 0:
+    if digest is None and not flag:
         shutil.copyfile(source, dest)  # sendfile on Linux: no pass through this process
         return
+    out = -1
+    if flag:
+        with contextlib.suppress(OSError):
+            out = os.open(dest, os.O_WRONLY | os.O_TRUNC | flag)
+    direct = out >= 0
+    if not direct:
+        out = os.open(dest, os.O_WRONLY | os.O_TRUNC)
     buf = mmap.mmap(-1, _DIRECT_BLOCK)  # page-aligned, as O_DIRECT needs
     view = memoryview(buf)
     try:
         with open(source, "rb", buffering=0) as src:
             while n := src.readinto(buf):
-                if n % 4096:  # the tail: not a whole block, written through the page cache
+                if digest is not None:
+                    digest.update(view[:n])  # hashlib leaves the GIL for blocks this size
+                if direct and n % 4096:  # the tail: not a whole block, written through the page cache
                     fcntl.fcntl(out, fcntl.F_SETFL, fcntl.fcntl(out, fcntl.F_GETFL) & ~flag)
+                    direct = False
                 written = 0
                 while written < n:
-                    written += os.write(out, view[written:n])
-    except OSError:
-        os.close(out)
-        out = -1
-        shutil.copyfile(source, dest)  # O_DIRECT refused mid-way (EINVAL): start over the plain way
+                    try:
+                        written += os.write(out, view[written:n])
+                    except OSError:
+                        if not direct:
+                            raise
+                        # O_DIRECT refused here (EINVAL on some file systems): on through the page cache
+                        fcntl.fcntl(out, fcntl.F_SETFL, fcntl.fcntl(out, fcntl.F_GETFL) & ~flag)
+                        direct = False
     finally:
         view.release()
         buf.close()
-        if out >= 0:
-            os.close(out)
+        os.close(out)
 
 
 def _pending(path: Path, on: bool) -> None:

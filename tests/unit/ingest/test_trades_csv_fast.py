@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import polars as pl
@@ -313,3 +314,45 @@ def test_put_raw_refuses_a_source_that_changed(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="changed while it was being stored"):
         store.put_raw(b"a" * 100, "0" * 64, ".csv", source=src, source_stat=before)
     assert not list(store.raw_dir.iterdir())
+
+
+def test_copy_made_beside_the_parse_is_hashed_moved_or_removed(tmp_path: Path) -> None:
+    """Store.copy_and_hash: one read gives the SHA-256 and a raw/ copy; put_raw(prepared=) moves it into
+    place only if the source is unchanged, and every other outcome removes it."""
+    store = Store(tmp_path / "ws")
+    src = tmp_path / "src.csv"
+    data = os.urandom(3 * (8 << 20) + 12345)  # three O_DIRECT blocks and a tail
+    src.write_bytes(data)
+    stat = os.stat(src)
+    sha, tmp = store.copy_and_hash(src)
+    assert sha == hashlib.sha256(data).hexdigest() and tmp.read_bytes() == data
+    rel = store.put_raw(memoryview(data), sha, ".csv", source=src, source_stat=stat, prepared=tmp)
+    assert (store.home / rel).read_bytes() == data and not tmp.exists()
+    # the file is there already: the new copy is dropped
+    sha2, tmp2 = store.copy_and_hash(src)
+    assert store.put_raw(memoryview(data), sha2, ".csv", source=src, source_stat=stat, prepared=tmp2) == rel
+    assert not tmp2.exists()
+    # the source changed after its copy was made: refused, the copy removed, raw/<sha> not written
+    other = tmp_path / "other.csv"
+    other.write_bytes(b"x" * 5000)
+    before = os.stat(other)
+    sha3, tmp3 = store.copy_and_hash(other)
+    other.write_bytes(b"y" * 5001)
+    with pytest.raises(StoreError, match="changed"):
+        store.put_raw(memoryview(b"x" * 5000), sha3, ".csv", source=other, source_stat=before, prepared=tmp3)
+    assert not tmp3.exists() and not (store.raw_dir / f"{sha3}.csv").exists()
+    assert not list(store.raw_dir.glob(".incoming-*"))
+
+
+def test_a_killed_ingest_s_raw_copy_is_swept_only_when_a_day_old(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ws")
+    store.raw_dir.mkdir(parents=True, exist_ok=True)
+    fresh, old = store.raw_dir / ".incoming-fresh", store.raw_dir / ".incoming-old"
+    fresh.write_bytes(b"being copied by another process")
+    old.write_bytes(b"left by a killed process")
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    src = tmp_path / "one.csv"
+    src.write_bytes(CLEAN["plain"])
+    assert load.ingest_one(Store(tmp_path / "ws"), src).status == "ingested"  # a writer: the sweep runs
+    assert fresh.exists() and not old.exists()
