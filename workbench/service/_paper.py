@@ -75,6 +75,20 @@ class _Running:
             self.latency_sum += float(lat.sum())
 
 
+# A session reports "finished"/"stopped"/"failed" before its thread writes the last commit and closes the
+# feed: a request that follows the status that closely waits that moment out instead of a 409.
+_ENDING_WAIT_S = 10.0
+
+
+def _busy(running: _Running | None) -> bool:
+    """Whether ``running``'s session is still running (not merely writing its end)."""
+    if running is None or not running.thread.is_alive():
+        return False
+    if running.session.state in ("finished", "stopped", "failed"):
+        running.thread.join(_ENDING_WAIT_S)
+    return running.thread.is_alive()
+
+
 class PaperHub:
     def __init__(self, ws: Any, *, feed_stale_s: float | None = None) -> None:
         self.ws = ws
@@ -146,8 +160,7 @@ class PaperHub:
             raise ConfigError(
                 f"feed {feed!r}: the API runs replays and WebSocket feeds; tail a file with `workbench paper run`"
             )
-        running = self._here(request["name"])
-        if running is not None and running.thread.is_alive():
+        if _busy(self._here(request["name"])):
             raise Conflict(f"paper session {request['name']!r} is already running in this service")
         config = paper.PaperConfig(
             data=request["data"],
@@ -181,8 +194,7 @@ class PaperHub:
     def resume(self, name: str, by: str) -> dict[str, Any]:
         """Continue a stored session in this service (after a stop, a restart or kill -9)."""
         paper = self._need()
-        running = self._here(name)
-        if running is not None and running.thread.is_alive():
+        if _busy(self._here(name)):
             raise Conflict(f"paper session {name!r} is already running in this service")
         return self._launch(paper.resume(self.ws, self._known(name)), by)
 
