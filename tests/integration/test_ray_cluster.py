@@ -203,6 +203,9 @@ def ray_cluster(
            "RAY_AUTH_TOKEN": token, "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
     env.pop("RAY_ADDRESS", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(RAY_ENV), os.environ.get("PYTHONPATH")) if p)
+    # The dashboard's own metrics server listens on a fixed port (44227) unless told otherwise: two clusters
+    # of two test workers at once clashed on it ("Address already in use") and one dashboard went away.
+    env["DASHBOARD_METRIC_PORT"] = str(free_port())
     port = free_port()
     address = f"127.0.0.1:{port}"
     url = f"http://127.0.0.1:{free_port()}" if dashboard else None
