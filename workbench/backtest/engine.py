@@ -542,8 +542,11 @@ def _grid_frame(spec: StrategySpec, grid: Mapping[str, Sequence[Any]] | pl.DataF
         hash(key)
     except TypeError:  # unhashable values (and so no key): built every time
         key = None
-    if key is not None and key in _GRIDS:
-        return _GRIDS[key]
+    if key is not None:
+        with _kept_lock:  # another thread may evict between a membership test and the lookup
+            frame = _GRIDS.get(key)
+        if frame is not None:
+            return frame
     frame = _build_grid_frame(spec, grid)
     if key is not None:
         with _kept_lock:
